@@ -1,0 +1,117 @@
+"""Every dependency a generated project declares, and the package-manager commands.
+
+One table, keyed by feature, feeds pyproject.toml, the Makefile, the pre-commit hooks
+and the ``package_name`` validator (a project must not shadow what it installs).
+Lower bounds only: the project's lock file pins exact versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from copier_template_extensions import ContextHook
+from jinja2 import Environment
+
+
+@dataclass(frozen=True)
+class Dep:
+    requirement: str
+    import_name: str
+
+
+#: Runtime dependencies, by the feature (or tracker) that needs them.
+MAIN: dict[str, tuple[Dep, ...]] = {
+    "sample_notebook": (Dep("pandas>=2.2", "pandas"),),
+    "src": (
+        Dep("numpy>=1.26", "numpy"),
+        Dep("pandas>=2.2", "pandas"),
+        Dep("scikit-learn>=1.5", "sklearn"),
+        Dep("joblib>=1.4", "joblib"),
+        Dep("pyyaml>=6.0", "yaml"),
+        Dep("matplotlib>=3.9", "matplotlib"),
+    ),
+    # mlflow-skinny is the tracking client without the server; the sqlite store
+    # needs sqlalchemy and alembic, and skops is mlflow's safe sklearn format.
+    "mlflow": (
+        Dep("mlflow-skinny>=3.5,<4", "mlflow"),
+        Dep("sqlalchemy>=2.0", "sqlalchemy"),
+        Dep("alembic>=1.13", "alembic"),
+        Dep("skops>=0.11", "skops"),
+    ),
+}
+
+#: The dev dependency group, by feature.
+DEV: dict[str, tuple[Dep, ...]] = {
+    "sample_notebook": (Dep("jupyterlab>=4.2", "jupyterlab"),),
+    "src": (
+        Dep("jupyterlab>=4.2", "jupyterlab"),
+        Dep("ruff>=0.8", "ruff"),
+        Dep("mypy>=1.13", "mypy"),
+        Dep("pandas-stubs>=2.2", "pandas-stubs"),
+        Dep("types-pyyaml>=6.0", "types-pyyaml"),
+    ),
+    "tests": (Dep("pytest>=8.3", "pytest"), Dep("pytest-cov>=6.0", "pytest_cov")),
+    "precommit": (
+        Dep("pre-commit>=4.0", "pre_commit"),
+        Dep("pre-commit-hooks>=5.0", "pre_commit_hooks"),
+        Dep("nbstripout>=0.8", "nbstripout"),
+        Dep("ruff>=0.8", "ruff"),
+    ),
+}
+
+BUILD_BACKEND = {
+    "uv": {"requires": "uv_build>=0.9,<0.14", "build_backend": "uv_build"},
+    "poetry": {"requires": "poetry-core>=2.2,<3", "build_backend": "poetry.core.masonry.api"},
+}
+
+#: How each package manager installs and runs things; the Makefile and hooks use these.
+COMMANDS = {
+    "uv": {"run": "uv run", "install": "uv sync --no-default-groups", "install_dev": "uv sync"},
+    "poetry": {
+        "run": "poetry run",
+        "install": "poetry install --only main",
+        "install_dev": "poetry install --with dev",
+    },
+}
+
+
+def _collect(table: dict[str, tuple[Dep, ...]], keys: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for key in keys:
+        for dep in table.get(key, ()):
+            seen.setdefault(dep.requirement, None)
+    return sorted(seen, key=str.lower)
+
+
+def project_dependencies(features: list[str], tracker: str) -> tuple[list[str], list[str]]:
+    """The runtime and dev requirements for these features and this tracker."""
+    keys = [*features, tracker]
+    return _collect(MAIN, keys), _collect(DEV, keys)
+
+
+def installed_import_names() -> list[str]:
+    """Every top-level name any generated project may install."""
+    names = {dep.import_name for table in (MAIN, DEV) for deps in table.values() for dep in deps}
+    return sorted(names)
+
+
+class DependenciesContext(ContextHook):
+    """Adds ``dependencies``, ``dev_dependencies``, ``build`` and ``cmd`` to render contexts.
+
+    Needs ``features``. Context hooks run in reverse order of loading, so copier.yml
+    lists this one before FeaturesContext.
+    """
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.globals["installed_import_names"] = installed_import_names()
+
+    def hook(self, context: dict[str, Any]) -> None:
+        manager = context.get("package_manager")
+        if "features" not in context or manager not in COMMANDS:
+            return
+        main, dev = project_dependencies(context["features"], context["tracker"])
+        context["dependencies"], context["dev_dependencies"] = main, dev
+        context["build"] = BUILD_BACKEND[manager]
+        context["cmd"] = COMMANDS[manager]

@@ -1,0 +1,1 @@
+"""Loading the raw data and turning it into the train/test split."""

@@ -1,0 +1,1 @@
+"""Feature engineering shared by training, evaluation and prediction."""

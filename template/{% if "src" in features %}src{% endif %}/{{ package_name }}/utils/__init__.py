@@ -1,0 +1,1 @@
+"""Configuration, paths and logging helpers."""
