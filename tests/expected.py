@@ -1,0 +1,69 @@
+"""The exact files each part of a generated project owns, written out by hand.
+
+Independent of extensions/features.py on purpose: a change to the tier table must
+show up here as a deliberate edit, like cookiecutter-data-science's expected sets.
+"""
+
+from __future__ import annotations
+
+BASE = {".copier-answers.yml", ".gitignore", "README.md", "pyproject.toml"}
+
+SMALL_LAYOUT = {"notebooks/exploration.ipynb", "data/sample.csv"}
+
+PACKAGE = {
+    "src/{pkg}/__init__.py",
+    "src/{pkg}/data/__init__.py",
+    "src/{pkg}/data/make_dataset.py",
+    "src/{pkg}/data/preprocessing.py",
+    "src/{pkg}/features/__init__.py",
+    "src/{pkg}/features/build_features.py",
+    "src/{pkg}/models/__init__.py",
+    "src/{pkg}/models/train.py",
+    "src/{pkg}/models/predict.py",
+    "src/{pkg}/models/evaluate.py",
+    "src/{pkg}/visualization/__init__.py",
+    "src/{pkg}/visualization/visualize.py",
+    "src/{pkg}/utils/__init__.py",
+    "src/{pkg}/utils/helpers.py",
+    "data/raw/.gitkeep",
+    "data/processed/.gitkeep",
+    "models/.gitkeep",
+    "reports/figures/.gitkeep",
+    "notebooks/01_exploration.ipynb",
+    "notebooks/02_preprocessing.ipynb",
+    "notebooks/03_modeling.ipynb",
+    "notebooks/04_evaluation.ipynb",
+    "configs/model/default.yaml",
+    "configs/training/default.yaml",
+}
+TESTS = {
+    "tests/__init__.py",
+    "tests/conftest.py",
+    "tests/test_data.py",
+    "tests/test_features.py",
+    "tests/test_models.py",
+}
+MAKEFILE = {"Makefile"}
+PRECOMMIT = {".pre-commit-config.yaml"}
+CI = {".github/workflows/ci.yml"}
+CONTRIBUTING = {"CONTRIBUTING.md"}
+LICENSE = {"LICENSE"}
+MLFLOW = {"src/{pkg}/utils/tracking.py"}
+MLFLOW_TESTS = {"tests/test_tracking.py"}
+POETRY_PACKAGE = {"poetry.toml"}
+
+MEDIUM = BASE | PACKAGE | TESTS | MAKEFILE | PRECOMMIT | CI | CONTRIBUTING | LICENSE
+SMALL = BASE | SMALL_LAYOUT
+
+
+def expected_files(
+    tier: str, package_manager: str, tracker: str, pkg: str = "ml_project"
+) -> set[str]:
+    """The whole file set of a tier with no features added or removed."""
+    files = set(SMALL) if tier == "small" else set(MEDIUM)
+    if tier != "small":
+        if tracker == "mlflow":
+            files |= MLFLOW | MLFLOW_TESTS
+        if package_manager == "poetry":
+            files |= POETRY_PACKAGE
+    return {name.format(pkg=pkg) for name in files}
