@@ -26,11 +26,21 @@ FEATURES: dict[str, str] = {
     "ci": "GitHub Actions workflow for lint, type-check and tests",
     "tracking": "experiment tracking (MLflow, local store by default)",
     "contributing": "CONTRIBUTING.md with branch and commit conventions",
-    "license": "LICENSE file for the chosen license",
+    "license_file": "LICENSE file with the chosen license's text",
 }
 
 _MEDIUM = frozenset(
-    {"src", "configs", "tests", "makefile", "precommit", "ci", "tracking", "contributing", "license"}
+    {
+        "src",
+        "configs",
+        "tests",
+        "makefile",
+        "precommit",
+        "ci",
+        "tracking",
+        "contributing",
+        "license_file",
+    }
 )
 
 #: Each tier's features. Large is medium until the large-tier features land.
@@ -94,7 +104,8 @@ def feature_problems(tier: str, include: Any = None, exclude: Any = None) -> str
     for name in sorted(chosen):
         missing = sorted(REQUIRES.get(name, frozenset()) - chosen)
         if missing:
-            return f"{name} needs {', '.join(missing)}; exclude {name} too, or keep {', '.join(missing)}"
+            needed = ", ".join(missing)
+            return f"{name} needs {needed}; exclude {name} too, or keep {needed}"
     return ""
 
 

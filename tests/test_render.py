@@ -78,7 +78,9 @@ def test_no_text_file_has_trailing_whitespace_or_missing_final_newline(
     assert bad == []
 
 
-def test_pyproject_declares_the_chosen_tools(combination: tuple[tuple[str, str, str], Path]) -> None:
+def test_pyproject_declares_the_chosen_tools(
+    combination: tuple[tuple[str, str, str], Path],
+) -> None:
     (tier, manager, tracker), dst = combination
     pyproject = tomllib.loads((dst / "pyproject.toml").read_text())
     assert pyproject["project"]["requires-python"] == ">=3.11"
@@ -101,7 +103,9 @@ def test_rendering_is_deterministic(tmp_path: Path) -> None:
     differing = [n for n in names if (first / n).read_bytes() != (second / n).read_bytes()]
     # A template with uncommitted changes gets a fresh temporary commit id per copy.
     assert set(differing) <= {".copier-answers.yml"}
-    answers = [yaml.safe_load((root / ".copier-answers.yml").read_text()) for root in (first, second)]
+    answers = [
+        yaml.safe_load((root / ".copier-answers.yml").read_text()) for root in (first, second)
+    ]
     for recorded in answers:
         recorded.pop("_commit")
     assert answers[0] == answers[1]
@@ -111,7 +115,7 @@ def test_rendering_is_deterministic(tmp_path: Path) -> None:
     ("answers", "added", "removed"),
     [
         ({"exclude_features": ["ci"]}, set(), CI),
-        ({"exclude_features": ["precommit", "license"]}, set(), PRECOMMIT | LICENSE),
+        ({"exclude_features": ["precommit", "license_file"]}, set(), PRECOMMIT | LICENSE),
         ({"exclude_features": ["ci", "tests"]}, set(), CI | TESTS | {"tests/test_tracking.py"}),
         ({"exclude_features": ["makefile", "ci"]}, set(), MAKEFILE | CI),
     ],

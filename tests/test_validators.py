@@ -1,0 +1,94 @@
+"""A refused answer names its question, says why, and writes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import render
+
+REFUSED = [
+    ("project_name", "", "must not be empty"),
+    ("project_name", "   ", "must not be empty"),
+    ("project_name", "Churn {{ model }}", "template markup"),
+    ("project_name", "Churn {% if %}", "template markup"),
+    ("project_name", "Churn\nModel", "control characters"),
+    ("project_name", "Churn\x1bModel", "control characters"),
+    ("project_slug", "Churn Model", "lowercase letters and digits"),
+    ("project_slug", "churn_model", "lowercase letters and digits"),
+    ("project_slug", "-churn", "lowercase letters and digits"),
+    ("project_slug", "churn--model", "lowercase letters and digits"),
+    ("project_slug", "2churn", "lowercase letters and digits"),
+    ("package_name", "churn-model", "not a valid Python identifier"),
+    ("package_name", "1churn", "not a valid Python identifier"),
+    ("package_name", "Churn", "must be lowercase"),
+    ("package_name", "class", "keyword"),
+    ("package_name", "match", "keyword"),
+    ("package_name", "json", "standard-library"),
+    ("package_name", "test", "would shadow"),
+    ("package_name", "os", "standard-library"),
+    ("package_name", "numpy", "shadow a package the project installs"),
+    ("package_name", "sklearn", "shadow a package the project installs"),
+    ("package_name", "mlflow", "shadow a package the project installs"),
+    ("package_name", "tests", "shadow a package the project installs or a folder"),
+    ("author_email", "ml-team", "email address"),
+    ("author_email", "ml@team", "email address"),
+    ("author_email", "ml team@example.com", "email address"),
+    ("copyright_year", "next year", "four-digit year"),
+    ("package_index_url", "ftp://index.example.com/simple", "http(s) URL"),
+    ("package_index_url", "index.example.com/simple", "http(s) URL"),
+    ("package_index_url", "https://", "http(s) URL"),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "reason"), REFUSED, ids=[f"{q}={a!r}" for q, a, _ in REFUSED]
+)
+def test_bad_answer_is_refused_by_name_and_nothing_is_written(
+    tmp_path: Path, question: str, answer: str, reason: str
+) -> None:
+    dst = tmp_path / "project"
+    with pytest.raises(ValueError, match=rf"question '{question}'") as refused:
+        render(dst, **{question: answer})
+    assert reason in str(refused.value)
+    assert not dst.exists()
+
+
+FEATURE_CONFLICTS = [
+    ({"exclude_features": ["src"]}, "needs src"),
+    ({"exclude_features": ["configs"]}, "src needs configs"),
+    (
+        {"tier": "small", "include_features": ["ci"], "exclude_features": ["tests"]},
+        "ci needs tests",
+    ),
+    ({"include_features": ["ci"], "exclude_features": ["ci"]}, "both included and excluded"),
+]
+
+
+@pytest.mark.parametrize(("answers", "reason"), FEATURE_CONFLICTS)
+def test_features_that_cannot_work_together_are_refused(
+    tmp_path: Path, answers: dict[str, Any], reason: str
+) -> None:
+    dst = tmp_path / "project"
+    with pytest.raises(ValueError, match=r"question '(in|ex)clude_features'") as refused:
+        render(dst, **answers)
+    assert reason in str(refused.value)
+    assert not dst.exists()
+
+
+ACCEPTED = [
+    ("project_name", "Churn Prediction (v2) — ÉTÉ"),
+    ("project_slug", "churn-model-2"),
+    ("package_name", "churn_model_2"),
+    ("author_email", "first.last+ml@example.co.uk"),
+    ("package_index_url", "https://packages.example.com/simple/"),
+    ("package_index_url", "http://127.0.0.1:8080/simple"),
+]
+
+
+@pytest.mark.parametrize(("question", "answer"), ACCEPTED, ids=[f"{q}={a}" for q, a in ACCEPTED])
+def test_good_answer_is_accepted(tmp_path: Path, question: str, answer: str) -> None:
+    dst = render(tmp_path / "project", tier="small", **{question: answer})
+    assert (dst / ".copier-answers.yml").is_file()
