@@ -19,6 +19,8 @@ SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 TEMPLATE_MARKUP = ("{{", "}}", "{%", "%}", "{#", "#}")
 #: Names a project package must not take: test runners and our generated folders.
+#: The generated code is formatted for import names up to this long.
+MAX_PACKAGE_LENGTH = 30
 RESERVED_PACKAGES = frozenset({"test", "tests", "src", "data", "models", "notebooks", "configs"})
 
 
@@ -59,6 +61,10 @@ def package_name_error(value: str, installed: list[str] | tuple[str, ...] = ()) 
     name = str(value)
     if not name.isidentifier() or not name.isascii():
         return f"{name!r} is not a valid Python identifier (letters, digits, underscores)"
+    if len(name) > MAX_PACKAGE_LENGTH:
+        return (
+            f"{name!r} is longer than {MAX_PACKAGE_LENGTH} characters; choose a shorter import name"
+        )
     if name != name.lower():
         return f"{name!r} must be lowercase (PEP 8 package names)"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):

@@ -24,6 +24,7 @@ REFUSED = [
     ("package_name", "churn-model", "not a valid Python identifier"),
     ("package_name", "1churn", "not a valid Python identifier"),
     ("package_name", "Churn", "must be lowercase"),
+    ("package_name", "a_rather_long_package_name_for_the_churn_team", "longer than 30"),
     ("package_name", "class", "keyword"),
     ("package_name", "match", "keyword"),
     ("package_name", "json", "standard-library"),
