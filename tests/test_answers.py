@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import render, tool
+from .helpers import render, tool
 
 
 @pytest.mark.parametrize(

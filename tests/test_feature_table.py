@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 import yaml
 
-from .conftest import TEMPLATE, project_files, render
+from .helpers import TEMPLATE, project_files, render
 
 
 def _load(name: str) -> ModuleType:

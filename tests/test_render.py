@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import project_files, render, tool
 from .expected import CI, LICENSE, MAKEFILE, PRECOMMIT, TESTS, expected_files
+from .helpers import project_files, render, tool
 
 TIERS = ["small", "medium", "large"]
 MANAGERS = ["uv", "poetry"]

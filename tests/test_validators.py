@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import render
+from .helpers import render
 
 REFUSED = [
     ("project_name", "", "must not be empty"),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import render, tool
+from .helpers import render, tool
 
 WORKFLOW = ".github/workflows/ci.yml"
 

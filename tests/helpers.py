@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from copier import run_copy
 from plumbum import local
 from plumbum.machines import LocalCommand
@@ -57,18 +55,20 @@ def tool(name: str) -> LocalCommand:
     return local[str(TOOLS / name)]
 
 
-@pytest.fixture
-def tool_env(tmp_path: Path) -> Iterator[None]:
-    """PATH with our tools first, no Python downloads, and the generated project's own git."""
-    env = {
-        "PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}",
-        "UV_PYTHON_DOWNLOADS": "never",
-        "POETRY_VIRTUALENVS_IN_PROJECT": "true",
-        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-    }
-    with local.env(**env):
-        yield
+#: What a generated project's commands see: our uv and poetry first, no Python
+#: downloads, Poetry's environment in .venv, and a git identity for commits.
+PROJECT_ENV = {
+    "PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}",
+    "UV_PYTHON_DOWNLOADS": "never",
+    "POETRY_VIRTUALENVS_IN_PROJECT": "true",
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+def run_in(project: Path, *argv: str | Path, retcode: int | None = 0) -> tuple[int, str, str]:
+    """Run a command inside a generated project, as its user would; fail loudly unless told."""
+    with local.cwd(project), local.env(**PROJECT_ENV):
+        return local[str(argv[0])].run([str(arg) for arg in argv[1:]], retcode=retcode)
