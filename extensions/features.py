@@ -109,6 +109,13 @@ def feature_problems(tier: str, include: Any = None, exclude: Any = None) -> str
     return ""
 
 
+def feature_choices(tier: str, action: str) -> dict[str, str]:
+    """Prompt choices, titled with their help: what the tier lacks, or what it has."""
+    in_tier = TIERS.get(tier, frozenset())
+    wanted = action == "exclude"
+    return {f"{name} - {FEATURES[name]}": name for name in FEATURES if (name in in_tier) == wanted}
+
+
 def _answers(context: Mapping[str, Any]) -> tuple[str, Any, Any]:
     return context["tier"], context.get("include_features"), context.get("exclude_features")
 
@@ -125,10 +132,9 @@ class FeaturesContext(ContextHook):
 
 
 class FeatureFilters(Extension):
-    """Lets copier.yml list feature names and check feature choices."""
+    """Lets copier.yml offer feature choices and check them."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        environment.globals["feature_names"] = list(FEATURES)
-        environment.globals["feature_help"] = dict(FEATURES)
+        environment.filters["feature_choices"] = feature_choices
         environment.filters["feature_problems"] = feature_problems

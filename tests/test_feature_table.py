@@ -78,6 +78,20 @@ def test_unknown_feature_is_named_in_the_problem() -> None:
     assert "unknown feature(s) gpu" in features.feature_problems("medium", ["gpu"])
 
 
+def test_a_feature_both_included_and_excluded_is_a_problem() -> None:
+    assert "both included and excluded" in features.feature_problems("small", ["ci"], ["ci"])
+
+
+def test_prompt_offers_to_include_only_what_the_tier_lacks() -> None:
+    offered = set(features.feature_choices("small", "include").values())
+    assert offered == set(features.FEATURES) - {"sample_notebook"}
+
+
+def test_prompt_offers_to_exclude_only_what_the_tier_has() -> None:
+    offered = set(features.feature_choices("medium", "exclude").values())
+    assert offered == set(features.TIERS["medium"])
+
+
 def test_answers_file_stores_the_tier_not_per_feature_flags(tmp_path: Path) -> None:
     dst = render(tmp_path / "p", tier="medium", include_features=[], exclude_features=["ci"])
     answers = yaml.safe_load((dst / ".copier-answers.yml").read_text())

@@ -64,7 +64,6 @@ FEATURE_CONFLICTS = [
         {"tier": "small", "include_features": ["ci"], "exclude_features": ["tests"]},
         "ci needs tests",
     ),
-    ({"include_features": ["ci"], "exclude_features": ["ci"]}, "both included and excluded"),
 ]
 
 
