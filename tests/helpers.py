@@ -72,3 +72,25 @@ def run_in(project: Path, *argv: str | Path, retcode: int | None = 0) -> tuple[i
     """Run a command inside a generated project, as its user would; fail loudly unless told."""
     with local.cwd(project), local.env(**PROJECT_ENV):
         return local[str(argv[0])].run([str(arg) for arg in argv[1:]], retcode=retcode)
+
+
+def template_release(dst: Path, tag: str = "v0.1.0") -> Path:
+    """This working tree committed and tagged as a release in a repository of its own.
+
+    `copier update` needs the recorded template commit to exist; a working tree with
+    uncommitted changes gets a throwaway one, so updates are tested from a snapshot.
+    """
+    listed = local["git"](
+        "-C", TEMPLATE, "ls-files", "-z", "--cached", "--others", "--exclude-standard"
+    )
+    for name in filter(None, listed.split("\0")):
+        source = TEMPLATE / name
+        if source.is_file():
+            (dst / name).parent.mkdir(parents=True, exist_ok=True)
+            (dst / name).write_bytes(source.read_bytes())
+    git = local["git"]["-C", dst]
+    git("init", "--quiet")
+    git("add", "--all")
+    git("-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "-qm", "release")
+    git("tag", tag)
+    return dst
