@@ -27,6 +27,7 @@ FEATURES: dict[str, str] = {
     "tracking": "experiment tracking (MLflow, local store by default)",
     "contributing": "CONTRIBUTING.md with branch and commit conventions",
     "license_file": "LICENSE file with the chosen license's text",
+    "validation": "model-validation gate: make validate-model fails below config thresholds",
 }
 
 _MEDIUM = frozenset(
@@ -43,11 +44,11 @@ _MEDIUM = frozenset(
     }
 )
 
-#: Each tier's features. Large is medium until the large-tier features land.
+#: Each tier's features. Large grows as the large-tier features land.
 TIERS: dict[str, frozenset[str]] = {
     "small": frozenset({"sample_notebook"}),
     "medium": _MEDIUM,
-    "large": _MEDIUM,
+    "large": _MEDIUM | {"validation"},
 }
 
 #: A feature works only with these others; including it pulls them in.
@@ -58,6 +59,7 @@ REQUIRES: dict[str, frozenset[str]] = {
     "makefile": frozenset({"src"}),
     "ci": frozenset({"makefile", "tests"}),
     "tracking": frozenset({"src"}),
+    "validation": frozenset({"src"}),
 }
 
 

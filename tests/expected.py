@@ -51,16 +51,18 @@ LICENSE = {"LICENSE"}
 MLFLOW = {"src/{pkg}/utils/tracking.py"}
 MLFLOW_TESTS = {"tests/test_tracking.py"}
 POETRY_PACKAGE = {"poetry.toml"}
+VALIDATION = {"src/{pkg}/models/validate.py", "tests/test_validate.py"}
 
 MEDIUM = BASE | PACKAGE | TESTS | MAKEFILE | PRECOMMIT | CI | CONTRIBUTING | LICENSE
 SMALL = BASE | SMALL_LAYOUT
+LARGE = MEDIUM | VALIDATION
 
 
 def expected_files(
     tier: str, package_manager: str, tracker: str, pkg: str = "ml_project"
 ) -> set[str]:
     """The whole file set of a tier with no features added or removed."""
-    files = set(SMALL) if tier == "small" else set(MEDIUM)
+    files = set({"small": SMALL, "medium": MEDIUM, "large": LARGE}[tier])
     if tier != "small":
         if tracker == "mlflow":
             files |= MLFLOW | MLFLOW_TESTS

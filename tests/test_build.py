@@ -53,6 +53,19 @@ def medium(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(
     scope="module",
     params=[
+        pytest.param("uv", marks=_group("large-uv")),
+        pytest.param("poetry", marks=_group("large-poetry")),
+    ],
+)
+def large(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = _project(tmp_path_factory, "large", request.param)
+    run_in(project, "make", "install-dev")
+    return project
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
         pytest.param("uv", marks=_group("small-uv")),
         pytest.param("poetry", marks=_group("small-poetry")),
     ],
@@ -153,6 +166,38 @@ def test_medium_passes_pre_commit_on_all_files(medium: Path) -> None:
     assert changed == ""  # no hook had anything to fix
 
 
+def test_large_passes_make_lint_and_test(large: Path) -> None:
+    run_in(large, "make", "lint")
+    run_in(large, "make", "test")
+
+
+def test_large_gate_passes_on_the_default_pipeline(large: Path) -> None:
+    _, _, log = run_in(large, "make", "data-process", "train", "evaluate", "validate-model")
+    assert "Model validation passed" in log
+
+
+def test_large_gate_fails_naming_the_metric_below_its_threshold(large: Path) -> None:
+    run_in(large, "make", "data-process", "train", "evaluate")
+    config = large / "configs/training/default.yaml"
+    settings = yaml.safe_load(config.read_text())
+    settings["thresholds"] = {"accuracy": 1.01, "f1_macro": 0.5}
+    config.write_text(yaml.safe_dump(settings))
+    try:
+        code, _, log = run_in(large, "make", "validate-model", retcode=None)
+    finally:
+        run_in(large, "git", "checkout", "--", "configs/training/default.yaml")
+    assert code != 0
+    assert "accuracy = 1.0000 is below its threshold 1.01" in log
+    assert "f1_macro =" not in log  # 0.5 is met, so only accuracy is named
+
+
+def test_large_passes_pre_commit_on_all_files(large: Path) -> None:
+    run_in(large, "git", "add", "--all")
+    run_in(large, *_run(large), "pre-commit", "run", "--all-files")
+    _, changed, _ = run_in(large, "git", "diff", "--name-only")
+    assert changed == ""
+
+
 def test_small_notebook_runs_on_the_sample(small: Path) -> None:
     assert not (small / "Makefile").exists()
     run_in(small, *_run(small), "jupyter", "execute", "notebooks/exploration.ipynb")
@@ -173,7 +218,7 @@ def _run(project: Path) -> list[str]:
 @pytest.fixture(autouse=True)
 def _no_stale_outputs(request: pytest.FixtureRequest) -> None:
     """Each pipeline test starts from generated data, not from the previous test's."""
-    project = request.node.funcargs.get("medium")
+    project = request.node.funcargs.get("medium") or request.node.funcargs.get("large")
     if project is None:
         return
     for folder in ("data/raw", "data/processed", "models", "reports/figures"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .expected import CI, LICENSE, MAKEFILE, PRECOMMIT, TESTS, expected_files
+from .expected import CI, LICENSE, MAKEFILE, PRECOMMIT, TESTS, VALIDATION, expected_files
 from .helpers import project_files, render, tool
 
 TIERS = ["small", "medium", "large"]
@@ -127,6 +127,12 @@ def test_medium_with_features_removed(
     dst = render(tmp_path / "p", tier="medium", **answers)
     expected = (expected_files("medium", "uv", "mlflow") | added) - removed
     assert project_files(dst) == expected
+
+
+def test_medium_with_the_validation_gate_added(tmp_path: Path) -> None:
+    dst = render(tmp_path / "p", tier="medium", include_features=["validation"])
+    validation = {name.format(pkg="ml_project") for name in VALIDATION}
+    assert project_files(dst) == expected_files("medium", "uv", "mlflow") | validation
 
 
 def test_small_with_precommit_added(tmp_path: Path) -> None:
