@@ -28,6 +28,7 @@ FEATURES: dict[str, str] = {
     "contributing": "CONTRIBUTING.md with branch and commit conventions",
     "license_file": "LICENSE file with the chosen license's text",
     "validation": "model-validation gate: make validate-model fails below config thresholds",
+    "pipelines": "pipelines/training and pipelines/inference: one-command entry points",
 }
 
 _MEDIUM = frozenset(
@@ -48,7 +49,7 @@ _MEDIUM = frozenset(
 TIERS: dict[str, frozenset[str]] = {
     "small": frozenset({"sample_notebook"}),
     "medium": _MEDIUM,
-    "large": _MEDIUM | {"validation"},
+    "large": _MEDIUM | {"validation", "pipelines"},
 }
 
 #: A feature works only with these others; including it pulls them in.
@@ -60,6 +61,7 @@ REQUIRES: dict[str, frozenset[str]] = {
     "ci": frozenset({"makefile", "tests"}),
     "tracking": frozenset({"src"}),
     "validation": frozenset({"src"}),
+    "pipelines": frozenset({"src"}),
 }
 
 

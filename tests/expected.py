@@ -52,10 +52,15 @@ MLFLOW = {"src/{pkg}/utils/tracking.py"}
 MLFLOW_TESTS = {"tests/test_tracking.py"}
 POETRY_PACKAGE = {"poetry.toml"}
 VALIDATION = {"src/{pkg}/models/validate.py", "tests/test_validate.py"}
+PIPELINES = {
+    "pipelines/training/run_training.py",
+    "pipelines/inference/run_inference.py",
+    "tests/test_pipelines.py",
+}
 
 MEDIUM = BASE | PACKAGE | TESTS | MAKEFILE | PRECOMMIT | CI | CONTRIBUTING | LICENSE
 SMALL = BASE | SMALL_LAYOUT
-LARGE = MEDIUM | VALIDATION
+LARGE = MEDIUM | VALIDATION | PIPELINES
 
 
 def expected_files(

@@ -1,0 +1,1 @@
+"""An HTTP inference service for the trained model (FastAPI, run with uvicorn)."""
