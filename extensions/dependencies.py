@@ -7,6 +7,7 @@ Lower bounds only: the project's lock file pins exact versions.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,14 @@ DEV: dict[str, tuple[Dep, ...]] = {
     ),
 }
 
+#: The docs dependency group, by feature.
+DOCS: dict[str, tuple[Dep, ...]] = {
+    "docs": (Dep("mkdocs>=1.6", "mkdocs"), Dep("mkdocs-material>=9.5", "material")),
+}
+
+#: PEP 735 dependency groups, in the order pyproject.toml lists them.
+GROUPS = {"dev": DEV, "docs": DOCS}
+
 BUILD_BACKEND = {
     "uv": {"requires": "uv_build>=0.9,<0.14", "build_backend": "uv_build"},
     "poetry": {"requires": "poetry-core>=2.2,<3", "build_backend": "poetry.core.masonry.api"},
@@ -76,28 +85,39 @@ COMMANDS = {
 }
 
 
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[;@ ]", requirement, maxsplit=1)[0].lower()
+
+
 def _collect(table: dict[str, tuple[Dep, ...]], keys: list[str]) -> list[str]:
     seen: dict[str, None] = {}
     for key in keys:
         for dep in table.get(key, ()):
             seen.setdefault(dep.requirement, None)
-    return sorted(seen, key=str.lower)
+    return sorted(seen, key=_name)
 
 
-def project_dependencies(features: list[str], tracker: str) -> tuple[list[str], list[str]]:
-    """The runtime and dev requirements for these features and this tracker."""
-    keys = [*features, tracker]
-    return _collect(MAIN, keys), _collect(DEV, keys)
+def project_dependencies(
+    features: list[str], selectors: list[str]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """Runtime requirements and the non-empty dependency groups.
+
+    ``selectors`` are answers that pick dependencies besides features (the tracker).
+    """
+    keys = [*features, *selectors]
+    groups = {name: _collect(table, keys) for name, table in GROUPS.items()}
+    return _collect(MAIN, keys), {name: reqs for name, reqs in groups.items() if reqs}
 
 
 def installed_import_names() -> list[str]:
     """Every top-level name any generated project may install."""
-    names = {dep.import_name for table in (MAIN, DEV) for deps in table.values() for dep in deps}
+    tables = (MAIN, *GROUPS.values())
+    names = {dep.import_name for table in tables for deps in table.values() for dep in deps}
     return sorted(names)
 
 
 class DependenciesContext(ContextHook):
-    """Adds ``dependencies``, ``dev_dependencies``, ``build`` and ``cmd`` to render contexts.
+    """Adds ``dependencies``, ``dependency_groups``, ``build`` and ``cmd`` to render contexts.
 
     Needs ``features``. Context hooks run in reverse order of loading, so copier.yml
     lists this one before FeaturesContext.
@@ -111,7 +131,7 @@ class DependenciesContext(ContextHook):
         manager = context.get("package_manager")
         if "features" not in context or manager not in COMMANDS:
             return
-        main, dev = project_dependencies(context["features"], context["tracker"])
-        context["dependencies"], context["dev_dependencies"] = main, dev
+        main, groups = project_dependencies(context["features"], [context["tracker"]])
+        context["dependencies"], context["dependency_groups"] = main, groups
         context["build"] = BUILD_BACKEND[manager]
         context["cmd"] = COMMANDS[manager]
