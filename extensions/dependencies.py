@@ -40,6 +40,11 @@ MAIN: dict[str, tuple[Dep, ...]] = {
         Dep("alembic>=1.13", "alembic"),
         Dep("skops>=0.11", "skops"),
     ),
+    "serving": (
+        Dep("fastapi>=0.115", "fastapi"),
+        Dep("pydantic>=2.10", "pydantic"),
+        Dep("uvicorn>=0.30", "uvicorn"),
+    ),
 }
 
 #: The dev dependency group, by feature.
@@ -53,6 +58,8 @@ DEV: dict[str, tuple[Dep, ...]] = {
         Dep("types-pyyaml>=6.0", "types-pyyaml"),
     ),
     "tests": (Dep("pytest>=8.3", "pytest"), Dep("pytest-cov>=6.0", "pytest_cov")),
+    # Starlette's TestClient asks for httpx2 and warns about plain httpx.
+    "serving": (Dep("httpx2>=2.0", "httpx2"),),
     "precommit": (
         Dep("pre-commit>=4.0", "pre_commit"),
         Dep("pre-commit-hooks>=5.0", "pre_commit_hooks"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import yaml
 from copier_template_extensions import ContextHook
 from jinja2 import Environment
 from jinja2.ext import Extension
@@ -29,6 +30,9 @@ FEATURES: dict[str, str] = {
     "license_file": "LICENSE file with the chosen license's text",
     "validation": "model-validation gate: make validate-model fails below config thresholds",
     "pipelines": "pipelines/training and pipelines/inference: one-command entry points",
+    "serving": "HTTP inference service (FastAPI + uvicorn): /health, /predict",
+    "e2e": "end-to-end tests: the real server on a free local port, real HTTP requests",
+    "docs": "MkDocs Material site: getting started, pipeline, serving; make docs-build",
 }
 
 _MEDIUM = frozenset(
@@ -49,7 +53,7 @@ _MEDIUM = frozenset(
 TIERS: dict[str, frozenset[str]] = {
     "small": frozenset({"sample_notebook"}),
     "medium": _MEDIUM,
-    "large": _MEDIUM | {"validation", "pipelines"},
+    "large": _MEDIUM | {"validation", "pipelines", "serving", "e2e", "docs"},
 }
 
 #: A feature works only with these others; including it pulls them in.
@@ -62,6 +66,9 @@ REQUIRES: dict[str, frozenset[str]] = {
     "tracking": frozenset({"src"}),
     "validation": frozenset({"src"}),
     "pipelines": frozenset({"src"}),
+    "serving": frozenset({"src", "configs"}),
+    "e2e": frozenset({"tests", "serving"}),
+    "docs": frozenset({"makefile"}),
 }
 
 
@@ -82,7 +89,9 @@ def _as_list(value: Any) -> list[str]:
     if not value:
         return []
     if isinstance(value, str):
-        return [value]
+        # `copier -d exclude_features='[ci]'` arrives unparsed in other questions' checks.
+        parsed = yaml.safe_load(value)
+        return [str(item) for item in parsed] if isinstance(parsed, list) else [value]
     return [str(item) for item in value]
 
 

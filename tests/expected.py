@@ -60,7 +60,16 @@ PIPELINES = {
 
 MEDIUM = BASE | PACKAGE | TESTS | MAKEFILE | PRECOMMIT | CI | CONTRIBUTING | LICENSE
 SMALL = BASE | SMALL_LAYOUT
-LARGE = MEDIUM | VALIDATION | PIPELINES
+SERVING = {
+    "configs/deployment/default.yaml",
+    "src/{pkg}/serving/__init__.py",
+    "src/{pkg}/serving/app.py",
+    "tests/test_serving.py",
+}
+E2E = {"tests/test_serving_e2e.py"}
+DOCS = {"mkdocs.yml", "docs/index.md", "docs/getting-started.md", "docs/pipeline.md"}
+DOCS_SERVING = {"docs/serving.md"}
+LARGE = MEDIUM | VALIDATION | PIPELINES | SERVING | E2E | DOCS | DOCS_SERVING
 
 
 def expected_files(

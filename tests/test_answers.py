@@ -100,6 +100,6 @@ def test_names_are_derived_from_the_project_name(tmp_path: Path) -> None:
 def test_generated_code_stays_formatted_whatever_the_package_name(
     tmp_path: Path, package: str
 ) -> None:
-    dst = render(tmp_path / "p", package_name=package)
+    dst = render(tmp_path / "p", tier="large", package_name=package)
     tool("ruff")("check", "--no-cache", dst)
     tool("ruff")("format", "--check", "--no-cache", dst)

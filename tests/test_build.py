@@ -6,14 +6,22 @@ the way its README says; every test then runs one of the project's own commands.
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import shutil
+import signal
+import socket
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from plumbum import local
 
-from .helpers import public_index_url, render, run_in
+from .helpers import PROJECT_ENV, public_index_url, render, run_in
 
 pytestmark = pytest.mark.build
 
@@ -191,6 +199,35 @@ def test_large_gate_fails_naming_the_metric_below_its_threshold(large: Path) -> 
     assert "f1_macro =" not in log  # 0.5 is met, so only accuracy is named
 
 
+def test_large_builds_its_documentation_strictly(large: Path) -> None:
+    run_in(large, "make", "docs-build")
+    assert (large / "site" / "index.html").is_file()
+    _, ignored, _ = run_in(large, "git", "status", "--porcelain", "--", "site")
+    assert ignored == ""
+
+
+def test_large_serves_predictions_over_http(large: Path) -> None:
+    """`make serve` as a user runs it: the real server, real requests, then stopped."""
+    run_in(large, "make", "data-process", "train")
+    port = _free_port()
+    config = large / "configs/deployment/default.yaml"
+    settings = yaml.safe_load(config.read_text())
+    settings["port"] = port
+    config.write_text(yaml.safe_dump(settings))
+    with local.cwd(large), local.env(**PROJECT_ENV):
+        server = local["make"].popen(["serve"], start_new_session=True)
+    try:
+        health = _get_json(f"http://127.0.0.1:{port}/health", wait=60)
+        row = _first_test_row(large)
+        predictions = _post_json(f"http://127.0.0.1:{port}/predict", {"rows": [row]})
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        run_in(large, "git", "checkout", "--", "configs/deployment/default.yaml")
+    assert health["model_loaded"] is True
+    assert predictions["predictions"][0] in {0, 1, 2}
+
+
 def test_large_passes_pre_commit_on_all_files(large: Path) -> None:
     run_in(large, "git", "add", "--all")
     run_in(large, *_run(large), "pre-commit", "run", "--all-files")
@@ -208,6 +245,39 @@ def test_small_sample_is_real_wine_data(small: Path) -> None:
     assert header.startswith("alcohol,malic_acid,ash,")
     assert header.endswith(",proline,target")
     assert len(rows) == 178
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _get_json(url: str, wait: float) -> dict[str, Any]:
+    """GET a JSON answer, retrying while the server starts, for at most ``wait`` s."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return dict(json.load(response))
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return dict(json.load(response))
+
+
+def _first_test_row(project: Path) -> dict[str, float]:
+    with (project / "data/processed/test.csv").open() as handle:
+        row = next(csv.DictReader(handle))
+    return {name: float(value) for name, value in row.items() if name != "target"}
 
 
 def _run(project: Path) -> list[str]:

@@ -135,6 +135,12 @@ def test_medium_with_the_validation_gate_added(tmp_path: Path) -> None:
     assert project_files(dst) == expected_files("medium", "uv", "mlflow") | validation
 
 
+def test_feature_lists_typed_on_the_command_line_are_understood(tmp_path: Path) -> None:
+    """`copier copy -d 'exclude_features=["ci"]'` passes the list as text."""
+    dst = render(tmp_path / "p", tier="medium", exclude_features='["ci"]')
+    assert project_files(dst) == expected_files("medium", "uv", "mlflow") - CI
+
+
 def test_small_with_precommit_added(tmp_path: Path) -> None:
     dst = render(tmp_path / "p", tier="small", include_features=["precommit"])
     assert project_files(dst) == expected_files("small", "uv", "none") | PRECOMMIT
