@@ -33,6 +33,7 @@ FEATURES: dict[str, str] = {
     "serving": "HTTP inference service (FastAPI + uvicorn): /health, /predict",
     "e2e": "end-to-end tests: the real server on a free local port, real HTTP requests",
     "docs": "MkDocs Material site: getting started, pipeline, serving; make docs-build",
+    "infra": "Dockerfile, Kubernetes manifests and Terraform (AWS, GCP or Azure) for serving",
 }
 
 _MEDIUM = frozenset(
@@ -53,7 +54,7 @@ _MEDIUM = frozenset(
 TIERS: dict[str, frozenset[str]] = {
     "small": frozenset({"sample_notebook"}),
     "medium": _MEDIUM,
-    "large": _MEDIUM | {"validation", "pipelines", "serving", "e2e", "docs"},
+    "large": _MEDIUM | {"validation", "pipelines", "serving", "e2e", "docs", "infra"},
 }
 
 #: A feature works only with these others; including it pulls them in.
@@ -69,6 +70,7 @@ REQUIRES: dict[str, frozenset[str]] = {
     "serving": frozenset({"src", "configs"}),
     "e2e": frozenset({"tests", "serving"}),
     "docs": frozenset({"makefile"}),
+    "infra": frozenset({"serving"}),
 }
 
 

@@ -69,7 +69,20 @@ SERVING = {
 E2E = {"tests/test_serving_e2e.py"}
 DOCS = {"mkdocs.yml", "docs/index.md", "docs/getting-started.md", "docs/pipeline.md"}
 DOCS_SERVING = {"docs/serving.md"}
-LARGE = MEDIUM | VALIDATION | PIPELINES | SERVING | E2E | DOCS | DOCS_SERVING
+INFRA = {
+    ".dockerignore",
+    "configs/deployment/container.yaml",
+    "infrastructure/docker/Dockerfile",
+    "infrastructure/kubernetes/deployment.yaml",
+    "infrastructure/kubernetes/service.yaml",
+    "infrastructure/kubernetes/configmap.yaml",
+    "infrastructure/terraform/main.tf",
+    "infrastructure/terraform/variables.tf",
+    "infrastructure/terraform/outputs.tf",
+    "infrastructure/terraform/versions.tf",
+}
+DOCS_INFRA = {"docs/deployment.md"}
+LARGE = MEDIUM | VALIDATION | PIPELINES | SERVING | E2E | DOCS | DOCS_SERVING | INFRA | DOCS_INFRA
 
 
 def expected_files(

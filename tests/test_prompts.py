@@ -30,7 +30,9 @@ QUESTIONS: dict[str, dict] = {
 
 
 #: Their `when:` needs a feature small does not have: a package, a LICENSE, tracking.
-NOT_ASKED_FOR_SMALL = {"package_name", "copyright_year", "experiment_tracker"}
+NOT_ASKED_FOR_SMALL = {"package_name", "copyright_year", "experiment_tracker", "cloud_provider"}
+#: Its `when:` needs the large tier's infrastructure.
+NOT_ASKED_FOR_MEDIUM = {"cloud_provider"}
 
 
 def prompt_of(question: str) -> str:
@@ -128,7 +130,8 @@ def test_person_is_told_why_a_package_name_is_refused(copier_tui, tmp_path):
     tui.send(CLEAR_LINE + "churn_model")
     tui.send(ENTER)
     for question in list(QUESTIONS)[list(QUESTIONS).index("description") :]:
-        answer(tui, question)
+        if question not in NOT_ASKED_FOR_MEDIUM:
+            answer(tui, question)
     finish(tui)
 
     project = tmp_path / "project"
