@@ -25,10 +25,12 @@ from .helpers import PROJECT_ENV, public_index_url, render, run_in
 
 pytestmark = pytest.mark.build
 
-INSTALL = {"uv": ["uv", "sync"], "poetry": ["poetry", "install"]}
+#: How a small project installs (it has no Makefile), as its README says.
+SMALL_INSTALL = {"uv": ["uv", "sync"], "poetry": ["poetry", "install"]}
 
 
-def _project(factory: pytest.TempPathFactory, tier: str, manager: str) -> Path:
+def _installed(factory: pytest.TempPathFactory, tier: str, manager: str) -> Path:
+    """A fresh project of this tier in a new git repository, installed by its manager."""
     answers = {"tier": tier, "package_manager": manager}
     if manager == "poetry":
         # Poetry's default source cannot resolve here; the simple index can.
@@ -37,51 +39,28 @@ def _project(factory: pytest.TempPathFactory, tier: str, manager: str) -> Path:
     run_in(dst, "git", "init", "--quiet")
     run_in(dst, "git", "add", "--all")
     run_in(dst, "git", "commit", "--quiet", "--message", "chore: generate from copier-ml")
+    run_in(dst, *(SMALL_INSTALL[manager] if tier == "small" else ["make", "install-dev"]))
     return dst
 
 
-def _group(name: str) -> pytest.MarkDecorator:
-    """Keep one project's tests on one xdist worker, so it is installed once."""
-    return pytest.mark.xdist_group(name)
+def _per_manager(tier: str) -> list[Any]:
+    """One fixture parameter per package manager, each kept on one xdist worker."""
+    return [pytest.param(m, marks=pytest.mark.xdist_group(f"{tier}-{m}")) for m in ("uv", "poetry")]
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("uv", marks=_group("medium-uv")),
-        pytest.param("poetry", marks=_group("medium-poetry")),
-    ],
-)
-def medium(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = _project(tmp_path_factory, "medium", request.param)
-    run_in(project, "make", "install-dev")
-    return project
-
-
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("uv", marks=_group("large-uv")),
-        pytest.param("poetry", marks=_group("large-poetry")),
-    ],
-)
-def large(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = _project(tmp_path_factory, "large", request.param)
-    run_in(project, "make", "install-dev")
-    return project
-
-
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("uv", marks=_group("small-uv")),
-        pytest.param("poetry", marks=_group("small-poetry")),
-    ],
-)
+@pytest.fixture(scope="module", params=_per_manager("small"))
 def small(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = _project(tmp_path_factory, "small", request.param)
-    run_in(project, *INSTALL[request.param])
-    return project
+    return _installed(tmp_path_factory, "small", request.param)
+
+
+@pytest.fixture(scope="module", params=_per_manager("medium"))
+def medium(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _installed(tmp_path_factory, "medium", request.param)
+
+
+@pytest.fixture(scope="module", params=_per_manager("large"))
+def large(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _installed(tmp_path_factory, "large", request.param)
 
 
 def test_medium_install_creates_the_lock_and_the_git_hook(medium: Path) -> None:
