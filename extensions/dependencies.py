@@ -66,6 +66,11 @@ DEV: dict[str, tuple[Dep, ...]] = {
         Dep("nbstripout>=0.8", "nbstripout"),
         Dep("ruff>=0.8", "ruff"),
     ),
+    "dvc": (Dep("dvc>=3.50", "dvc"),),
+    # The plugin of the DVC remote, picked by the `dvc_remote` answer (see selectors()).
+    "dvc-s3": (Dep("dvc-s3>=3.2", "dvc_s3"),),
+    "dvc-gcs": (Dep("dvc-gs>=3.0", "dvc_gs"),),
+    "dvc-azure": (Dep("dvc-azure>=3.1", "dvc_azure"),),
 }
 
 #: The docs dependency group, by feature.
@@ -116,6 +121,14 @@ def project_dependencies(
     return _collect(MAIN, keys), {name: reqs for name, reqs in groups.items() if reqs}
 
 
+def selectors(context: dict[str, Any]) -> list[str]:
+    """The answers, besides features, that pick dependencies: the tracker, the DVC remote."""
+    keys = [context["tracker"]]
+    if "dvc" in context["features"]:
+        keys.append(f"dvc-{context.get('dvc_remote') or 'local'}")
+    return keys
+
+
 def installed_import_names() -> list[str]:
     """Every top-level name any generated project may install."""
     tables = (MAIN, *GROUPS.values())
@@ -138,7 +151,7 @@ class DependenciesContext(ContextHook):
         manager = context.get("package_manager")
         if "features" not in context or manager not in COMMANDS:
             return
-        main, groups = project_dependencies(context["features"], [context["tracker"]])
+        main, groups = project_dependencies(context["features"], selectors(context))
         context["dependencies"], context["dependency_groups"] = main, groups
         context["build"] = BUILD_BACKEND[manager]
         context["cmd"] = COMMANDS[manager]

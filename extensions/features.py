@@ -34,6 +34,7 @@ FEATURES: dict[str, str] = {
     "e2e": "end-to-end tests: the real server on a free local port, real HTTP requests",
     "docs": "MkDocs Material site: getting started, pipeline, serving; make docs-build",
     "infra": "Dockerfile, Kubernetes manifests and Terraform (AWS, GCP or Azure) for serving",
+    "dvc": "DVC pipeline (dvc.yaml) mirroring the Makefile; data versioned in a DVC remote",
 }
 
 _MEDIUM = frozenset(
@@ -54,7 +55,7 @@ _MEDIUM = frozenset(
 TIERS: dict[str, frozenset[str]] = {
     "small": frozenset({"sample_notebook"}),
     "medium": _MEDIUM,
-    "large": _MEDIUM | {"validation", "pipelines", "serving", "e2e", "docs", "infra"},
+    "large": _MEDIUM | {"validation", "pipelines", "serving", "e2e", "docs", "infra", "dvc"},
 }
 
 #: A feature works only with these others; including it pulls them in.
@@ -71,6 +72,7 @@ REQUIRES: dict[str, frozenset[str]] = {
     "e2e": frozenset({"tests", "serving"}),
     "docs": frozenset({"makefile"}),
     "infra": frozenset({"serving"}),
+    "dvc": frozenset({"src"}),
 }
 
 

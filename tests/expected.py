@@ -82,7 +82,10 @@ INFRA = {
     "infrastructure/terraform/versions.tf",
 }
 DOCS_INFRA = {"docs/deployment.md"}
-LARGE = MEDIUM | VALIDATION | PIPELINES | SERVING | E2E | DOCS | DOCS_SERVING | INFRA | DOCS_INFRA
+DVC = {"dvc.yaml", ".dvc/config", ".dvc/.gitignore", ".dvcignore"}
+LARGE = (
+    MEDIUM | VALIDATION | PIPELINES | SERVING | E2E | DOCS | DOCS_SERVING | INFRA | DOCS_INFRA | DVC
+)
 
 
 def expected_files(

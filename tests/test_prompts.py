@@ -19,6 +19,7 @@ from .helpers import TEMPLATE, TOOLS, project_files
 
 ENTER = "\r"
 UP = "\x1b[A"
+DOWN = "\x1b[B"
 CLEAR_LINE = "\x15"  # Ctrl-U: erase the pre-filled default before typing
 TIMEOUT = 30
 
@@ -29,10 +30,14 @@ QUESTIONS: dict[str, dict] = {
 }
 
 
-#: Their `when:` needs a feature small does not have: a package, a LICENSE, tracking.
-NOT_ASKED_FOR_SMALL = {"package_name", "copyright_year", "experiment_tracker", "cloud_provider"}
-#: Its `when:` needs the large tier's infrastructure.
-NOT_ASKED_FOR_MEDIUM = {"cloud_provider"}
+#: Their `when:` needs the large tier's infrastructure or DVC (the URL: a cloud remote).
+NOT_ASKED_FOR_MEDIUM = {"cloud_provider", "dvc_remote", "dvc_remote_url"}
+#: Their `when:` needs a feature small does not have: a package, a LICENSE, tracking, ...
+NOT_ASKED_FOR_SMALL = {
+    "package_name",
+    "copyright_year",
+    "experiment_tracker",
+} | NOT_ASKED_FOR_MEDIUM
 
 
 def prompt_of(question: str) -> str:
@@ -140,3 +145,17 @@ def test_person_is_told_why_a_package_name_is_refused(copier_tui, tmp_path):
     # Enter on 'json' did not move on, so the retyped name did not land in the next question.
     assert answers["description"] == QUESTIONS["description"]["default"]
     assert (project / "src" / "churn_model").is_dir()
+
+
+def test_person_choosing_large_and_s3_gets_the_terraform_bucket_by_default(copier_tui, tmp_path):
+    tui = copier_tui()
+    for question in QUESTIONS:
+        if question in ("tier", "dvc_remote"):
+            answer(tui, question, DOWN, ENTER)  # large is below medium, s3 below local
+        else:
+            answer(tui, question)
+    finish(tui)
+
+    project = tmp_path / "project"
+    assert answers_of(project)["dvc_remote_url"] == "s3://ml-project-artifacts/dvc"
+    assert "url = s3://ml-project-artifacts/dvc" in (project / ".dvc/config").read_text()
