@@ -1,4 +1,4 @@
-"""The generated CI workflow is valid for GitHub and asks for the least it needs."""
+"""The generated workflows are valid for GitHub and ask for the least they need."""
 
 from __future__ import annotations
 
@@ -77,3 +77,168 @@ def test_broken_workflow_is_caught_by_the_schema_check(tmp_path: Path) -> None:
     )
     assert result[0] != 0
     assert "runs-on" in result[1] + result[2]
+
+
+CD = ".github/workflows/cd.yml"
+MODEL_VALIDATION = ".github/workflows/model-validation.yml"
+CLOUDS = ["aws", "gcp", "azure"]
+#: The actions that log in to each cloud's registry, beside those every cd.yml uses.
+LOGIN_ACTIONS = {
+    "aws": {"aws-actions/configure-aws-credentials", "aws-actions/amazon-ecr-login"},
+    "gcp": {"google-github-actions/auth", "google-github-actions/setup-gcloud"},
+    "azure": {"azure/login"},
+}
+BUILD_ACTIONS = {"docker/setup-buildx-action", "docker/build-push-action"}
+
+
+def _large(tmp_path: Path, name: str, **answers: Any) -> tuple[Path, dict[Any, Any]]:
+    path = render(tmp_path / "p", tier="large", **answers) / name
+    return path, yaml.safe_load(path.read_text())
+
+
+def _only_job(workflow: dict[Any, Any]) -> dict[str, Any]:
+    (job,) = workflow["jobs"].values()
+    return job
+
+
+def _triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
+    return workflow.get("on", workflow.get(True))
+
+
+def _actions(job: dict[str, Any]) -> set[str]:
+    return {step["uses"].split("@")[0] for step in job["steps"] if "uses" in step}
+
+
+def _build_step(job: dict[str, Any]) -> dict[str, Any]:
+    return next(s for s in job["steps"] if s.get("uses", "").startswith("docker/build-push-action"))
+
+
+@pytest.mark.parametrize(
+    ("manager", "cloud"), [("uv", "aws"), ("poetry", "aws"), ("uv", "gcp"), ("uv", "azure")]
+)
+def test_cd_workflow_is_valid_against_githubs_schema(
+    tmp_path: Path, manager: str, cloud: str
+) -> None:
+    path, _ = _large(tmp_path, CD, package_manager=manager, cloud_provider=cloud)
+    tool("check-jsonschema")("--builtin-schema", "vendor.github-workflows", path)
+
+
+@pytest.mark.parametrize("manager", ["uv", "poetry"])
+def test_model_validation_workflow_is_valid_against_githubs_schema(
+    tmp_path: Path, manager: str
+) -> None:
+    path, _ = _large(tmp_path, MODEL_VALIDATION, package_manager=manager)
+    tool("check-jsonschema")("--builtin-schema", "vendor.github-workflows", path)
+
+
+def test_cd_runs_only_for_version_tags_or_by_hand(tmp_path: Path) -> None:
+    _, workflow = _large(tmp_path, CD)
+    triggers = _triggers(workflow)
+    assert set(triggers) == {"push", "workflow_dispatch"}
+    assert triggers["push"] == {"tags": ["v*"]}
+    # By hand, too, only from a version tag: the image is tagged with it.
+    assert _only_job(workflow)["if"] == "startsWith(github.ref, 'refs/tags/v')"
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_cd_asks_only_to_read_the_repository_and_for_an_oidc_token(
+    tmp_path: Path, cloud: str
+) -> None:
+    _, workflow = _large(tmp_path, CD, cloud_provider=cloud)
+    assert workflow["permissions"] in ({}, {"contents": "read"})
+    assert _only_job(workflow)["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_cd_logs_in_with_the_chosen_clouds_actions(tmp_path: Path, cloud: str) -> None:
+    _, workflow = _large(tmp_path, CD, cloud_provider=cloud)
+    setup = {"actions/checkout", "astral-sh/setup-uv"}
+    assert _actions(_only_job(workflow)) == setup | BUILD_ACTIONS | LOGIN_ACTIONS[cloud]
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_cd_names_the_registry_only_through_repository_variables(
+    tmp_path: Path, cloud: str
+) -> None:
+    path, workflow = _large(tmp_path, CD, cloud_provider=cloud)
+    assert _only_job(workflow)["env"]["IMAGE"].startswith("${{ vars.IMAGE_REPOSITORY }}")
+    text = path.read_text()
+    assert "terraform output image_repository_url" in text
+    for host in ("ghcr", "docker.io", "amazonaws", "pkg.dev", "azurecr", "gcr.io"):
+        assert host not in text
+
+
+@pytest.mark.parametrize("manager", ["uv", "poetry"])
+def test_cd_trains_the_model_then_pushes_the_dockerfiles_image(
+    tmp_path: Path, manager: str
+) -> None:
+    _, workflow = _large(tmp_path, CD, package_manager=manager)
+    job = _only_job(workflow)
+    commands = [step.get("run", "") for step in job["steps"]]
+    build = _build_step(job)
+    assert commands.index("make data-process train") < job["steps"].index(build)
+    assert build["with"]["context"] == "."
+    assert build["with"]["file"] == "infrastructure/docker/Dockerfile"
+    assert build["with"]["push"] is True
+
+
+def test_cd_tags_the_image_with_the_git_tag_and_the_commit(tmp_path: Path) -> None:
+    _, workflow = _large(tmp_path, CD)
+    tags = _build_step(_only_job(workflow))["with"]["tags"].splitlines()
+    assert tags == ["${{ env.IMAGE }}:${{ github.ref_name }}", "${{ env.IMAGE }}:${{ github.sha }}"]
+
+
+@pytest.mark.parametrize(("cloud", "image_suffix"), [("aws", ""), ("gcp", "/ml-project")])
+def test_cd_names_the_image_as_the_clouds_registry_expects(
+    tmp_path: Path, cloud: str, image_suffix: str
+) -> None:
+    """ECR's repository URL is the image; Artifact Registry's and ACR's hold images."""
+    _, workflow = _large(tmp_path, CD, cloud_provider=cloud)
+    assert _only_job(workflow)["env"]["IMAGE"] == "${{ vars.IMAGE_REPOSITORY }}" + image_suffix
+
+
+@pytest.mark.parametrize("manager", ["uv", "poetry"])
+def test_model_validation_runs_on_pull_requests_and_only_reads(
+    tmp_path: Path, manager: str
+) -> None:
+    _, workflow = _large(tmp_path, MODEL_VALIDATION, package_manager=manager)
+    assert set(_triggers(workflow)) == {"pull_request", "workflow_dispatch"}
+    assert workflow["permissions"] == {"contents": "read"}
+    assert "permissions" not in _only_job(workflow)
+
+
+@pytest.mark.parametrize("manager", ["uv", "poetry"])
+def test_model_validation_reproduces_the_pipeline_before_the_gate(
+    tmp_path: Path, manager: str
+) -> None:
+    _, workflow = _large(tmp_path, MODEL_VALIDATION, package_manager=manager)
+    commands = [step.get("run", "") for step in _only_job(workflow)["steps"]]
+    assert commands.index("make pipeline") < commands.index("make validate-model")
+
+
+def test_model_validation_keeps_the_metrics_and_summarises_them(tmp_path: Path) -> None:
+    _, workflow = _large(tmp_path, MODEL_VALIDATION)
+    steps = _only_job(workflow)["steps"]
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["path"] == "reports/metrics.json"
+    assert any(
+        "dvc metrics diff" in s.get("run", "") and "$GITHUB_STEP_SUMMARY" in s.get("run", "")
+        for s in steps
+    )
+
+
+@pytest.mark.parametrize(
+    ("answers", "present"),
+    [
+        ({"tier": "medium"}, set()),
+        ({"tier": "medium", "include_features": ["dvc", "validation"]}, {MODEL_VALIDATION}),
+        ({"tier": "medium", "include_features": ["infra"]}, {CD}),
+        ({"tier": "large"}, {CD, MODEL_VALIDATION}),
+        ({"tier": "large", "exclude_features": ["ci"]}, set()),
+    ],
+)
+def test_delivery_workflows_exist_only_with_their_features(
+    tmp_path: Path, answers: dict[str, Any], present: set[str]
+) -> None:
+    project = render(tmp_path / "p", **answers)
+    assert {name for name in (CD, MODEL_VALIDATION) if (project / name).exists()} == present
