@@ -39,9 +39,12 @@ PACKAGE = {
 TESTS = {
     "tests/__init__.py",
     "tests/conftest.py",
-    "tests/test_data.py",
-    "tests/test_features.py",
-    "tests/test_models.py",
+    "tests/unit/__init__.py",
+    "tests/unit/test_data.py",
+    "tests/unit/test_features.py",
+    "tests/unit/test_models.py",
+    "tests/integration/__init__.py",
+    "tests/integration/test_stages.py",
 }
 MAKEFILE = {"Makefile"}
 PRECOMMIT = {".pre-commit-config.yaml"}
@@ -49,13 +52,13 @@ CI = {".github/workflows/ci.yml"}
 CONTRIBUTING = {"CONTRIBUTING.md"}
 LICENSE = {"LICENSE"}
 MLFLOW = {"src/{pkg}/utils/tracking.py"}
-MLFLOW_TESTS = {"tests/test_tracking.py"}
+MLFLOW_TESTS = {"tests/unit/test_tracking.py"}
 POETRY_PACKAGE = {"poetry.toml"}
-VALIDATION = {"src/{pkg}/models/validate.py", "tests/test_validate.py"}
+VALIDATION = {"src/{pkg}/models/validate.py", "tests/unit/test_validate.py"}
 PIPELINES = {
     "pipelines/training/run_training.py",
     "pipelines/inference/run_inference.py",
-    "tests/test_pipelines.py",
+    "tests/integration/test_pipelines.py",
 }
 
 MEDIUM = BASE | PACKAGE | TESTS | MAKEFILE | PRECOMMIT | CI | CONTRIBUTING | LICENSE
@@ -64,9 +67,9 @@ SERVING = {
     "configs/deployment/default.yaml",
     "src/{pkg}/serving/__init__.py",
     "src/{pkg}/serving/app.py",
-    "tests/test_serving.py",
+    "tests/unit/test_serving.py",
 }
-E2E = {"tests/test_serving_e2e.py"}
+E2E = {"tests/e2e/__init__.py", "tests/e2e/test_pipeline_to_server.py"}
 DOCS = {"mkdocs.yml", "docs/index.md", "docs/getting-started.md", "docs/pipeline.md"}
 DOCS_SERVING = {"docs/serving.md"}
 INFRA = {
@@ -82,9 +85,25 @@ INFRA = {
     "infrastructure/terraform/versions.tf",
 }
 DOCS_INFRA = {"docs/deployment.md"}
+#: Workflows that need more than CI: deploying needs infra, the gate needs DVC.
+CD = {".github/workflows/cd.yml"}
+MODEL_VALIDATION = {".github/workflows/model-validation.yml"}
+DATA_LAYERS = {"data/interim/.gitkeep", "data/external/.gitkeep"}
 DVC = {"dvc.yaml", ".dvc/config", ".dvc/.gitignore", ".dvcignore"}
 LARGE = (
-    MEDIUM | VALIDATION | PIPELINES | SERVING | E2E | DOCS | DOCS_SERVING | INFRA | DOCS_INFRA | DVC
+    MEDIUM
+    | DATA_LAYERS
+    | VALIDATION
+    | PIPELINES
+    | SERVING
+    | E2E
+    | DOCS
+    | DOCS_SERVING
+    | INFRA
+    | DOCS_INFRA
+    | DVC
+    | CD
+    | MODEL_VALIDATION
 )
 
 

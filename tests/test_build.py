@@ -153,9 +153,23 @@ def test_medium_passes_pre_commit_on_all_files(medium: Path) -> None:
     assert changed == ""  # no hook had anything to fix
 
 
-def test_large_passes_make_lint_and_test(large: Path) -> None:
+def test_large_passes_make_lint(large: Path) -> None:
     run_in(large, "make", "lint")
-    run_in(large, "make", "test")
+
+
+def test_large_make_test_runs_unit_integration_and_e2e_tests(large: Path) -> None:
+    _, out, _ = run_in(large, "make", "test")
+    assert " passed" in out and " failed" not in out
+    for layer in ("unit", "integration", "e2e"):
+        assert f"tests/{layer}/test_" in out
+
+
+def test_large_clean_data_keeps_all_four_data_folders(large: Path) -> None:
+    run_in(large, "make", "data-process")
+    (large / "data/interim/step.csv").write_text("a\n1\n")
+    run_in(large, "make", "clean-data")
+    for folder in ("raw", "interim", "processed", "external"):
+        assert [p.name for p in (large / "data" / folder).iterdir()] == [".gitkeep"]
 
 
 def test_large_gate_passes_on_the_default_pipeline(large: Path) -> None:

@@ -25,15 +25,17 @@ from .helpers import public_index_url, render, run_in
 
 #: DVC stage -> the Makefile target it mirrors.
 STAGE_TARGETS = {"data": "data-process", "train": "train", "evaluate": "evaluate"}
-#: Every file the pipeline writes, and DVC versions.
-OUTPUTS = [
+#: Every file the pipeline writes and DVC caches, out of git.
+CACHED_OUTPUTS = [
     "data/raw/wine.csv",
     "data/processed/train.csv",
     "data/processed/test.csv",
     "models/model.joblib",
-    "reports/metrics.json",
     "reports/figures/confusion_matrix.png",
 ]
+#: Small enough for git, which lets `dvc metrics diff` compare branches.
+METRICS = "reports/metrics.json"
+OUTPUTS = [*CACHED_OUTPUTS, METRICS]
 REMOTE_URLS = {
     "local": "../dvc-storage",  # relative to .dvc/: dvc-storage/ at the project root
     "s3": "s3://ml-project-artifacts/dvc",
@@ -152,7 +154,7 @@ def test_outputs_are_the_paths_of_the_training_config(large: Path) -> None:
         f"{data['processed_dir']}/test.csv",
     ]
     assert stages["train"]["outs"] == [config["model_path"]]
-    assert stages["evaluate"]["metrics"] == [f"{reports}/metrics.json"]
+    assert stages["evaluate"]["metrics"] == [{f"{reports}/metrics.json": {"cache": False}}]
     assert stages["evaluate"]["plots"] == [f"{reports}/figures/confusion_matrix.png"]
 
 
@@ -179,7 +181,7 @@ def test_every_output_is_ignored_by_git_before_dvc_runs(large: Path, tmp_path: P
     project = tmp_path / "project"
     shutil.copytree(large, project)
     run_in(project, "git", "init", "--quiet")
-    ignored = [*OUTPUTS, "dvc-storage/files/md5/00/0", "dvc_plots/index.html"]
+    ignored = [*CACHED_OUTPUTS, "dvc-storage/files/md5/00/0", "dvc_plots/index.html"]
     _, out, _ = run_in(project, "git", "check-ignore", *ignored)
     assert out.splitlines() == ignored
 
@@ -188,7 +190,7 @@ def test_dvc_files_are_not_ignored(large: Path, tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(large, project)
     run_in(project, "git", "init", "--quiet")
-    kept = ["dvc.yaml", "dvc.lock", ".dvcignore", ".dvc/config", ".dvc/.gitignore"]
+    kept = ["dvc.yaml", "dvc.lock", ".dvcignore", ".dvc/config", ".dvc/.gitignore", METRICS]
     code, out, _ = run_in(project, "git", "check-ignore", *kept, retcode=None)
     assert (code, out) == (1, "")
 
@@ -361,27 +363,28 @@ def test_a_model_param_change_makes_train_stale(restored: Path) -> None:
 def test_push_puts_every_output_in_the_local_remote(built: Path) -> None:
     _dvc(built, "push")
     stored = [path for path in (built / "dvc-storage").rglob("*") if path.is_file()]
-    assert len(stored) == len(OUTPUTS)
+    assert len(stored) == len(CACHED_OUTPUTS)
 
 
 @pytest.mark.build
 def test_pull_brings_back_outputs_deleted_with_the_cache(built: Path) -> None:
     _dvc(built, "push")
     shutil.rmtree(built / ".dvc/cache")
-    for output in OUTPUTS:
+    for output in CACHED_OUTPUTS:
         (built / output).unlink()
     _dvc(built, "pull")
-    assert all((built / output).is_file() for output in OUTPUTS)
+    assert all((built / output).is_file() for output in CACHED_OUTPUTS)
     assert "Data and pipelines are up to date." in _dvc(built, "status")
 
 
 @pytest.mark.build
-def test_data_stays_out_of_git_and_the_lock_goes_in(built: Path) -> None:
+def test_data_stays_out_of_git_and_the_lock_and_metrics_go_in(built: Path) -> None:
     _dvc(built, "push")
     _, out, _ = _in(built, "git", "status", "--porcelain", "--untracked-files=all")
     changed = {line[3:] for line in out.splitlines()}
-    assert changed <= {"dvc.lock", "uv.lock", "poetry.lock"}  # no data, no .gitignore edit
-    assert "dvc.lock" in changed
+    # No data, no .gitignore edit by DVC.
+    assert changed <= {"dvc.lock", METRICS, "uv.lock", "poetry.lock"}
+    assert {"dvc.lock", METRICS} <= changed
 
 
 @pytest.mark.build

@@ -10,7 +10,24 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .expected import CI, LICENSE, MAKEFILE, PRECOMMIT, TESTS, VALIDATION, expected_files
+from .expected import (
+    CD,
+    CI,
+    DATA_LAYERS,
+    DOCS,
+    DVC,
+    E2E,
+    INFRA,
+    LICENSE,
+    MAKEFILE,
+    MLFLOW_TESTS,
+    PIPELINES,
+    PRECOMMIT,
+    SERVING,
+    TESTS,
+    VALIDATION,
+    expected_files,
+)
 from .helpers import project_files, render, tool
 
 TIERS = ["small", "medium", "large"]
@@ -116,7 +133,7 @@ def test_rendering_is_deterministic(tmp_path: Path) -> None:
     [
         ({"exclude_features": ["ci"]}, set(), CI),
         ({"exclude_features": ["precommit", "license_file"]}, set(), PRECOMMIT | LICENSE),
-        ({"exclude_features": ["ci", "tests"]}, set(), CI | TESTS | {"tests/test_tracking.py"}),
+        ({"exclude_features": ["ci", "tests"]}, set(), CI | TESTS | MLFLOW_TESTS),
         ({"exclude_features": ["makefile", "ci"]}, set(), MAKEFILE | CI),
     ],
     ids=["no-ci", "no-precommit-no-license", "no-tests", "no-makefile"],
@@ -151,3 +168,32 @@ def test_small_with_makefile_added_pulls_in_the_package(tmp_path: Path) -> None:
     files = project_files(dst)
     assert {"Makefile", "src/ml_project/models/train.py", "configs/model/default.yaml"} <= files
     assert "tests/conftest.py" not in files
+
+
+@pytest.mark.parametrize("remote", ["local", "s3", "gcs", "azure"])
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
+def test_large_files_are_the_same_for_every_remote_and_cloud(
+    tmp_path: Path, remote: str, cloud: str
+) -> None:
+    dst = render(tmp_path / "p", tier="large", dvc_remote=remote, cloud_provider=cloud)
+    assert project_files(dst) == expected_files("large", "uv", "mlflow")
+
+
+@pytest.mark.parametrize(
+    ("feature", "added"),
+    [
+        ("data_layers", DATA_LAYERS),
+        ("validation", VALIDATION),
+        ("pipelines", PIPELINES),
+        ("serving", SERVING),
+        ("e2e", E2E | SERVING),
+        ("docs", DOCS),
+        ("dvc", DVC),
+        ("infra", INFRA | SERVING | CD),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_medium_with_one_large_feature_added(tmp_path: Path, feature: str, added: set[str]) -> None:
+    dst = render(tmp_path / "p", tier="medium", include_features=[feature])
+    added = {name.format(pkg="ml_project") for name in added}
+    assert project_files(dst) == expected_files("medium", "uv", "mlflow") | added
