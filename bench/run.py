@@ -19,6 +19,12 @@ template against copier's own floor on the same machine in the same run.
    The sequence runs once to warm the caches (reported too, with whatever cache it
    found), then again, warm. Target: medium with uv green within 60 s, warm.
 
+3. ``copier update`` per tier, as a ratio to ``copier copy`` of the same tier in the
+   same run: a project copied at one release of a clone of this repository and
+   committed, updated to the next release (one changed line in the README). Again for
+   a medium project holding large ignored data under ``data/`` (a 2 GiB sparse file
+   and 5,000 small files), which an update must neither read nor slow down for.
+
 Usage: ``.venv/bin/python bench/run.py [--repeat N] [--skip-green] [--write]``.
 ``--write`` replaces the measured section of docs/performance.md.
 """
@@ -36,11 +42,12 @@ import time
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from copier import run_copy
+from copier import run_copy, run_update
 from plumbum import local
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,6 +143,77 @@ def bench_copy(repeat: int) -> dict[str, tuple[int, float]]:
         return {name: (cases[name][2], statistics.median(samples[name])) for name in cases}
 
 
+def releases(root: Path) -> Path:
+    """A clone of this repository with the working tree as ``v1`` and a later ``v2``."""
+    local["git"]("clone", "--quiet", ROOT, root)
+    for name in git("-C", ROOT, "ls-files", "-z", "-co", "--exclude-standard").split("\0"):
+        if name and (ROOT / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes((ROOT / name).read_bytes())
+    identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    for tag in ("v1", "v2"):
+        if tag == "v2":
+            readme = root / "template" / "README.md.jinja"
+            readme.write_text(readme.read_text() + "\nA line from the next release.\n")
+        git("-C", root, "add", "--all")
+        git("-C", root, *identity, "commit", "--quiet", "--allow-empty", "-m", tag)
+        git("-C", root, "tag", tag)
+    return root
+
+
+def ignored_data(project: Path) -> None:
+    """Gigabytes on paper (a sparse file) and many small files, all git-ignored."""
+    with (project / "data" / "raw" / "images.bin").open("wb") as big:
+        big.truncate(2 * 1024**3)
+    images = project / "data" / "raw" / "images"
+    images.mkdir()
+    for index in range(5000):
+        (images / f"{index:05}.csv").write_text("a,b\n1,2\n")
+
+
+def copy_at(template: Path, dst: Path, tier: str, tag: str) -> None:
+    run_copy(str(template), dst, data={"tier": tier}, defaults=True, unsafe=True, quiet=True,
+             vcs_ref=tag)  # fmt: skip
+
+
+def update_to(project: Path, tag: str) -> None:
+    with local.cwd(project):  # the migrations run git in the working directory
+        run_update(project, defaults=True, unsafe=True, quiet=True, vcs_ref=tag, overwrite=True,
+                   skip_answered=True)  # fmt: skip
+
+
+def bench_update(repeat: int) -> dict[str, tuple[float, float]]:
+    """Median seconds of ``copier update`` and of ``copier copy``, per case."""
+    cases = {tier: tier for tier in TIERS} | {"medium with ignored data": "medium"}
+    identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="copier-ml-update-") as tmp:
+        work = Path(tmp)
+        template = releases(work / "template")
+        for case, tier in cases.items():
+            project = work / case.replace(" ", "-")
+            copy_at(template, project, tier, "v1")
+            with local.cwd(project):
+                git("init", "--quiet")
+                git("add", "--all")
+                git(*identity, "commit", "--quiet", "-m", "generate")
+            if case != tier:
+                ignored_data(project)
+            updates, copies = [], []
+            for run in range(repeat + 1):
+                with local.cwd(project):
+                    git("reset", "--quiet", "--hard")
+                    git("clean", "--quiet", "-d", "--force")  # never -x: ignored data stays
+                updated = timed(partial(update_to, project, "v2"))
+                dst = work / f"copy-{case}-{run}".replace(" ", "-")
+                copied = timed(partial(copy_at, template, dst, tier, "v2"))
+                if run:
+                    updates.append(updated)
+                    copies.append(copied)
+            results[case] = (statistics.median(updates), statistics.median(copies))
+    return results
+
+
 def green_env(tmp: Path) -> dict[str, str]:
     return {
         "PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}",
@@ -196,6 +274,7 @@ def verdict(ok: bool) -> str:
 def report(
     copies: dict[str, tuple[int, float]],
     greens: dict[str, dict[str, dict[str, float]]] | None,
+    updates: dict[str, tuple[float, float]],
     load: float,
 ) -> str:
     floor = copies["floor"][1]
@@ -218,6 +297,18 @@ def report(
             f"| **{tier}** | {files} | {seconds:.3f} | {ratio:.2f} | {seconds / twin:.2f} "
             f"| {verdict(ratio <= COPY_TARGET)} |",
         ]
+    lines += [
+        "",
+        "`copier update` to the next release (one changed line), median seconds, against "
+        "`copier copy` of the same tier in the same run. The update renders the project "
+        "three times (the old release, the new one, and the pristine copy our migrations "
+        "compare edits with) and merges:",
+        "",
+        "| Project | Update | Copy | Update / copy |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for case, (updated, copied) in updates.items():
+        lines.append(f"| {case} | {updated:.2f} | {copied:.2f} | {updated / copied:.2f} |")
     for tier, rows in (greens or {}).items():
         target = f" (target: uv, warm, within {GREEN_TARGET:.0f} s)" if tier == "medium" else ""
         steps = STEPS[tier]
@@ -257,8 +348,9 @@ def main() -> None:
         parser.error("--write records the whole run: drop --skip-green")
     load = os.getloadavg()[0]
     copies = bench_copy(args.repeat)
+    updates = bench_update(args.repeat)
     greens = None if args.skip_green else bench_green()
-    section = report(copies, greens, load)
+    section = report(copies, greens, updates, load)
     print(section, end="")
     if args.write:
         write(section)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -94,3 +95,56 @@ def template_release(dst: Path, tag: str = "v0.1.0") -> Path:
     git("-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "-qm", "release")
     git("tag", tag)
     return dst
+
+
+def _working_tree_files() -> list[str]:
+    listed = local["git"](
+        "-C", TEMPLATE, "ls-files", "-z", "--cached", "--others", "--exclude-standard"
+    )
+    return [name for name in listed.split("\0") if name and (TEMPLATE / name).is_file()]
+
+
+def changelog_version() -> str:
+    """The newest release the changelog names: the version the working tree is, or will be."""
+    match = re.search(r"^## \[(\d+\.\d+\.\d+)\]", (TEMPLATE / "CHANGELOG.md").read_text(), re.M)
+    assert match, "CHANGELOG.md names no release"
+    return match.group(1)
+
+
+def release_tags(repo: Path = TEMPLATE) -> list[str]:
+    """The repository's release tags, oldest first (PEP 440 order)."""
+    from packaging.version import Version
+
+    tags = local["git"]("-C", repo, "tag", "--list", "v*").split()
+    return sorted(tags, key=lambda tag: Version(tag[1:]))
+
+
+def template_repo(dst: Path) -> tuple[Path, str]:
+    """A clone of this repository, every release tag included, whose newest tag is this tree.
+
+    Updates are tested from each real release to what is being built: the working tree,
+    committed on top of the clone. It is tagged as the changelog's newest release when
+    that tag is not cut yet, else as the next patch's development release, so version
+    gated migrations up to the newest release run.
+    """
+    git = local["git"]["-C", dst]
+    local["git"]("clone", "--quiet", TEMPLATE, dst)
+    for name in git("ls-files", "-z").split("\0"):
+        if name and not (TEMPLATE / name).exists():
+            (dst / name).unlink()
+    for name in _working_tree_files():
+        (dst / name).parent.mkdir(parents=True, exist_ok=True)
+        (dst / name).write_bytes((TEMPLATE / name).read_bytes())
+    git("add", "--all")
+    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
+    if not git("status", "--porcelain").strip():
+        released = git("tag", "--points-at", "HEAD", "--list", "v*").split()
+        if released:
+            return dst, released[0]
+    version = changelog_version()
+    tags = release_tags(dst)
+    git(*identity, "commit", "--quiet", "--allow-empty", "-m", "the working tree")
+    major, minor, patch = map(int, version.split("."))
+    tag = f"v{version}" if f"v{version}" not in tags else f"v{major}.{minor}.{patch + 1}.dev0"
+    git(*identity, "tag", "-a", tag, "-m", tag)
+    return dst, tag

@@ -1,40 +1,384 @@
-"""The answers file lets `copier update` re-render a project from its recorded answers."""
+"""What `copier update` guarantees a project: it arrives where a fresh copy would, and
+the team's work survives.
+
+Every test drives copier's command line, as a team or Renovate would, against real git
+repositories: a clone of this repository with its release tags, whose newest tag is
+the working tree (`template_repo`), and a project generated from it and committed.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 
-from copier import run_copy, run_update
+import pytest
+import yaml
+from packaging.version import Version
 from plumbum import local
 
-from .helpers import PROJECT_ENV, project_files, run_in, template_release
+from .helpers import PROJECT_ENV, release_tags, template_repo, tool
+
+TIERS = ["small", "medium", "large"]
+ANSWERS = ".copier-answers.yml"
+#: Lines copier writes where the team and the template changed the same lines.
+MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
+IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
+git = local["git"]
 
 
-def _generated(tmp_path: Path, **answers: object) -> Path:
-    release = template_release(tmp_path / "template")
-    dst = tmp_path / "project"
-    run_copy(str(release), dst, data=answers, defaults=True, unsafe=True, quiet=True)
-    run_in(dst, "git", "init", "--quiet")
-    run_in(dst, "git", "add", "--all")
-    run_in(dst, "git", "commit", "--quiet", "--message", "chore: generate")
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """This repository's releases, the working tree as the newest; shared, never changed."""
+    return template_repo(tmp_path_factory.mktemp("releases") / "copier-ml")
+
+
+@pytest.fixture
+def own_releases(tmp_path: Path) -> tuple[Path, str]:
+    """Releases this test may add to."""
+    return template_repo(tmp_path / "copier-ml")
+
+
+def copier(project: Path, *args: str, retcode: int | None = 0) -> tuple[int, str, str]:
+    """The copier command line, run in a project; stdin closed as in CI."""
+    with local.cwd(project), local.env(**PROJECT_ENV):
+        return tool("copier").run([*args], retcode=retcode, stdin=open(os.devnull))
+
+
+def generate(template: Path, ref: str, dst: Path, **answers: str) -> Path:
+    """A project copied at a release and committed, as a team starts."""
+    data = [f"--data={name}={value}" for name, value in answers.items()]
+    copier(template.parent, "copy", "--trust", "--defaults", "--quiet", "-r", ref, *data,
+           str(template), str(dst))  # fmt: skip
+    git("-C", dst, "init", "--quiet")
+    commit(dst, "chore: generate")
     return dst
 
 
-def _update(dst: Path, **answers: object) -> None:
-    with local.env(**PROJECT_ENV):
-        run_update(dst, data=answers, defaults=True, overwrite=True, unsafe=True, quiet=True)
+def commit(project: Path, message: str) -> None:
+    git("-C", project, "add", "--all")
+    git("-C", project, *IDENTITY, "commit", "--quiet", "--allow-empty", "-m", message)
 
 
-def test_update_of_an_untouched_project_changes_nothing(tmp_path: Path) -> None:
-    dst = _generated(tmp_path)
-    assert "src/ml_project/models/train.py" in project_files(dst)
-    _update(dst)
-    _, status, _ = run_in(dst, "git", "status", "--porcelain")
-    assert status == ""
+def update(project: Path, *args: str) -> str:
+    """`copier update` with the recorded answers; copier's output."""
+    _, out, err = copier(project, "update", "--trust", "--defaults", "--skip-answered", *args)
+    return out + err
 
 
-def test_features_follow_answers_changed_on_update(tmp_path: Path) -> None:
-    dst = _generated(tmp_path, exclude_features=["ci"])
-    assert ".github/workflows/ci.yml" not in project_files(dst)
-    _update(dst, exclude_features=[])
-    assert ".github/workflows/ci.yml" in project_files(dst)
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file of a project but git's own and the answers file, with its bytes."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(root).parts and path.name != ANSWERS
+    }
+
+
+def unresolved(root: Path) -> list[str]:
+    """Files with conflict markers or rejected hunks."""
+    return sorted(
+        name
+        for name, content in tree(root).items()
+        if name.endswith(".rej") or any(marker.encode() in content for marker in MARKERS)
+    )
+
+
+def answers(project: Path) -> dict[str, object]:
+    recorded: dict[str, object] = yaml.safe_load((project / ANSWERS).read_text())
+    return recorded
+
+
+def release(template: Path, change: Callable[[Path], None]) -> str:
+    """Commit a change to the template and tag it as a newer release; the tag."""
+    change(template)
+    newest = Version(release_tags(template)[-1][1:])
+    tag = f"v{newest.major}.{newest.minor}.{newest.micro + 1}"
+    commit(template, f"feat: {tag}")
+    git("-C", template, "tag", "-a", tag, "-m", tag)
+    return tag
+
+
+def append(path: Path, text: str) -> None:
+    path.write_text(path.read_text() + text)
+
+
+# 1. An untouched project, updated from any earlier release, is a fresh copy of the newest.
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("tag", release_tags())
+def test_untouched_project_updated_from_a_release_equals_a_fresh_copy(
+    releases: tuple[Path, str], tmp_path: Path, tag: str, tier: str
+) -> None:
+    template, newest = releases
+    project = generate(template, tag, tmp_path / "project", tier=tier)
+    update(project, "-r", newest)
+    fresh = generate(template, newest, tmp_path / "fresh", tier=tier)
+    assert unresolved(project) == []
+    assert tree(project) == tree(fresh)
+    assert answers(project) == answers(fresh)
+
+
+def test_the_repository_has_at_least_two_releases() -> None:
+    """The test above runs from every tag: there must be a real release path to test."""
+    assert len(release_tags()) >= 2, "fetch the tags: git fetch --tags"
+
+
+# 2. The team's work is kept; the template's changes arrive.
+
+
+def _team_edits(project: Path) -> dict[str, str]:
+    """Edit a project as a team would; what each edit added, by file."""
+    added = {
+        "README.md": "\n## What we learned\n\nShallow trees overfit less.\n",
+        "docs/decisions.md": "# Decisions\n\nWe keep the wine data.\n",
+    }
+    if (project / "src").is_dir():
+        added |= {
+            "src/ml_project/models/train.py": "\n\nTEAM_SEED = 7\n",
+            "src/ml_project/models/ensemble.py": '"""Our own module."""\n\nWEIGHTS = (0.5, 0.5)\n',
+            "tests/unit/test_ensemble.py": "def test_weights() -> None:\n    assert True\n",
+        }
+        model = project / "configs/model/default.yaml"
+        model.write_text(model.read_text().replace("n_estimators: 200", "n_estimators: 321"))
+    else:
+        notebook = project / "notebooks/exploration.ipynb"
+        content = json.loads(notebook.read_text())
+        content["cells"].append({"cell_type": "markdown", "id": "team", "metadata": {},
+                                 "source": ["Our finding."]})  # fmt: skip
+        notebook.write_text(json.dumps(content, indent=1) + "\n")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "dependencies = [\n", 'dependencies = [\n    "rich>=13",\n', 1
+        )
+    )
+    for name, text in added.items():
+        path = project / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text((path.read_text() if path.exists() else "") + text)
+    return added
+
+
+def _template_change(template: Path) -> None:
+    """A release that changes files the team also edited, on other lines."""
+    append(template / "template/pyproject.toml.jinja", "\n# Added by a later template release.\n")
+    readme = template / "template/README.md.jinja"
+    title, rest = readme.read_text().split("\n", 1)
+    readme.write_text(f"{title}\n\n# Added by a later template release.\n{rest}")
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_update_keeps_team_edits_and_brings_template_changes(
+    own_releases: tuple[Path, str], tmp_path: Path, tier: str
+) -> None:
+    template, newest = own_releases
+    project = generate(template, newest, tmp_path / "project", tier=tier)
+    added = _team_edits(project)
+    commit(project, "feat: our work")
+    update(project, "-r", release(template, _template_change))
+    assert unresolved(project) == []
+    for name, text in added.items():
+        assert text in (project / name).read_text(), name
+    assert '"rich>=13",' in (project / "pyproject.toml").read_text()
+    for name in ("README.md", "pyproject.toml"):
+        assert "# Added by a later template release." in (project / name).read_text()
+    if tier == "small":
+        assert "Our finding." in (project / "notebooks/exploration.ipynb").read_text()
+    else:
+        assert "n_estimators: 321" in (project / "configs/model/default.yaml").read_text()
+
+
+def _same_line_change(template: Path) -> None:
+    config = (
+        template / 'template/{% if "configs" in features %}configs{% endif %}/model/default.yaml'
+    )
+    config.write_text(config.read_text().replace("n_estimators: 200", "n_estimators: 250"))
+
+
+def _conflicting_project(template: Path, dst: Path) -> Path:
+    project = generate(template, release_tags(template)[-1], dst, tier="medium")
+    model = project / "configs/model/default.yaml"
+    model.write_text(model.read_text().replace("n_estimators: 200", "n_estimators: 321"))
+    commit(project, "feat: more trees")
+    return project
+
+
+def test_same_line_changes_leave_conflict_markers_with_both_sides(
+    own_releases: tuple[Path, str], tmp_path: Path
+) -> None:
+    template, _ = own_releases
+    project = _conflicting_project(template, tmp_path / "project")
+    update(project, "-r", release(template, _same_line_change))
+    text = (project / "configs/model/default.yaml").read_text()
+    assert unresolved(project) == ["configs/model/default.yaml"]
+    assert "n_estimators: 321" in text and "n_estimators: 250" in text
+    unmerged = git("-C", project, "diff", "--name-only", "--diff-filter=U").split()
+    assert unmerged == ["configs/model/default.yaml"]
+
+
+def test_conflict_rej_keeps_the_team_line_and_writes_the_template_hunk(
+    own_releases: tuple[Path, str], tmp_path: Path
+) -> None:
+    template, _ = own_releases
+    project = _conflicting_project(template, tmp_path / "project")
+    update(project, "-r", release(template, _same_line_change), "--conflict", "rej")
+    assert "n_estimators: 250" in (project / "configs/model/default.yaml").read_text()
+    rejected = (project / "configs/model/default.yaml.rej").read_text()
+    assert "n_estimators: 321" in rejected
+
+
+# Releases that move files: the team's edits follow them (copier.yml's _migrations).
+
+
+def test_edits_to_a_moved_test_file_follow_it(releases: tuple[Path, str], tmp_path: Path) -> None:
+    template, newest = releases
+    project = generate(template, "v0.1.0", tmp_path / "project", tier="medium")
+    test_data = project / "tests/test_data.py"
+    ours = "    assert raw.shape == (178, 14)  # our team's check\n"
+    test_data.write_text(test_data.read_text().replace("    assert raw.shape == (178, 14)\n", ours))
+    commit(project, "test: our check")
+    log = update(project, "-r", newest)
+    moved = (project / "tests/unit/test_data.py").read_text()
+    assert ours in moved
+    assert "test_make_dataset_writes_raw_and_processed_files" not in moved  # 0.2.0's change
+    assert not test_data.exists()
+    assert unresolved(project) == []
+    assert "Moved your changes to tests/test_data.py into tests/unit/test_data.py" in log
+
+
+def test_a_dropped_file_the_team_edited_is_put_back(
+    own_releases: tuple[Path, str], tmp_path: Path
+) -> None:
+    template, newest = own_releases
+    project = generate(template, newest, tmp_path / "project", tier="medium")
+    append(project / "CONTRIBUTING.md", "\nWe pair on every model change.\n")
+    commit(project, "docs: our rule")
+    log = update(project, "--data=exclude_features=[contributing]", "-r", newest)
+    assert "We pair on every model change." in (project / "CONTRIBUTING.md").read_text()
+    assert "Kept your edited CONTRIBUTING.md" in log
+
+
+# 3. Growing in place, and going down.
+
+
+def _notebook_with_a_finding(project: Path) -> None:
+    notebook = project / "notebooks/exploration.ipynb"
+    content = json.loads(notebook.read_text())
+    content["cells"].append({"cell_type": "markdown", "id": "team", "metadata": {},
+                             "source": ["Our finding."]})  # fmt: skip
+    notebook.write_text(json.dumps(content, indent=1) + "\n")
+    (project / "notebooks/02_more.ipynb").write_text(notebook.read_text())
+    append(project / "data/sample.csv", "")
+    (project / "data/ours.csv").write_text("a,b\n1,2\n")
+
+
+def test_small_grows_to_medium_then_large_keeping_notebooks_and_data(
+    releases: tuple[Path, str], tmp_path: Path
+) -> None:
+    template, newest = releases
+    project = generate(template, newest, tmp_path / "project", tier="small")
+    _notebook_with_a_finding(project)
+    commit(project, "feat: our analysis")
+    ours = {name: content for name, content in tree(project).items() if "notebooks" in name
+            or name.startswith("data/")}  # fmt: skip
+    for tier in ("medium", "large"):
+        update(project, f"--data=tier={tier}", "-r", newest)
+        assert unresolved(project) == []
+        commit(project, f"chore: grow to {tier}")
+        fresh = tree(generate(template, newest, tmp_path / f"fresh-{tier}", tier=tier))
+        grown = tree(project)
+        assert set(fresh) <= set(grown)
+        assert {name: grown[name] for name in fresh if name != "README.md"} == {
+            name: content for name, content in fresh.items() if name != "README.md"
+        }
+        for name, content in ours.items():
+            if name != "data/sample.csv":  # untouched: the template's own sample goes
+                assert grown[name] == content, name
+        assert answers(project)["tier"] == tier
+
+
+def test_a_feature_switched_on_later_arrives_like_a_fresh_copy(
+    releases: tuple[Path, str], tmp_path: Path
+) -> None:
+    template, newest = releases
+    project = generate(template, newest, tmp_path / "project", tier="medium")
+    update(project, "--data=include_features=[dvc]", "-r", newest)
+    fresh = generate(template, newest, tmp_path / "fresh", tier="medium",
+                     include_features="[dvc]")  # fmt: skip
+    assert unresolved(project) == []
+    assert tree(project) == tree(fresh)
+
+
+def test_going_down_a_tier_equals_a_fresh_copy_of_the_smaller_tier(
+    releases: tuple[Path, str], tmp_path: Path
+) -> None:
+    template, newest = releases
+    project = generate(template, newest, tmp_path / "project", tier="large")
+    update(project, "--data=tier=medium", "-r", newest)
+    fresh = generate(template, newest, tmp_path / "fresh", tier="medium")
+    assert unresolved(project) == []
+    assert tree(project) == tree(fresh)
+
+
+# 4. Other answers changed later.
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"experiment_tracker": "none"},
+        {"package_manager": "poetry"},
+        {"python_version": "3.12"},
+        {"license": "Apache-2.0"},
+    ],
+    ids=lambda change: "-".join(f"{k}={v}" for k, v in change.items()),
+)
+def test_changing_an_answer_later_equals_a_fresh_copy_with_it(
+    releases: tuple[Path, str], tmp_path: Path, change: dict[str, str]
+) -> None:
+    template, newest = releases
+    project = generate(template, newest, tmp_path / "project", tier="medium")
+    update(project, *(f"--data={k}={v}" for k, v in change.items()), "-r", newest)
+    fresh = generate(template, newest, tmp_path / "fresh", tier="medium", **change)
+    assert unresolved(project) == []
+    assert tree(project) == tree(fresh)
+
+
+# 6. Large ignored data is neither copied nor touched.
+
+
+def test_large_ignored_data_is_left_alone(own_releases: tuple[Path, str], tmp_path: Path) -> None:
+    template, _ = own_releases
+    project = generate(template, release_tags(template)[-1], tmp_path / "project")
+    big = project / "data/raw/images.bin"
+    with big.open("wb") as sparse:  # 2 GiB on paper, no disk: a stand-in for real data
+        sparse.truncate(2 * 1024**3)
+    before = big.stat()
+    update(project, "-r", release(template, _template_change))
+    after = big.stat()
+    assert (after.st_size, after.st_ino, after.st_mtime_ns) == (
+        before.st_size,
+        before.st_ino,
+        before.st_mtime_ns,
+    )
+    assert "data/raw" not in git("-C", project, "status", "--porcelain")
+
+
+# 8. The command Renovate's copier manager runs.
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_renovate_command_updates_every_tier_non_interactively(
+    own_releases: tuple[Path, str], tmp_path: Path, tier: str
+) -> None:
+    template, newest = own_releases
+    project = generate(template, newest, tmp_path / "project", tier=tier)
+    tag = release(template, _template_change)
+    copier(project, "update", "--skip-answered", "--defaults", "--trust",
+           "--answers-file", ANSWERS, "--vcs-ref", tag)  # fmt: skip
+    assert "# Added by a later template release." in (project / "README.md").read_text()
+    assert answers(project)["_commit"] == tag
+    assert unresolved(project) == []
