@@ -47,10 +47,17 @@ MAIN: dict[str, tuple[Dep, ...]] = {
     ),
 }
 
-#: The dev dependency group, by feature.
+#: copier itself, so `copier update` and its checks run from the locked environment.
+COPIER = (
+    Dep("copier>=9.15", "copier"),
+    Dep("copier-template-extensions>=0.3", "copier_template_extensions"),
+)
+
+#: The dev dependency group, by feature. Every tier has "sample_notebook" or "src".
 DEV: dict[str, tuple[Dep, ...]] = {
-    "sample_notebook": (Dep("jupyterlab>=4.2", "jupyterlab"),),
+    "sample_notebook": (Dep("jupyterlab>=4.2", "jupyterlab"), *COPIER),
     "src": (
+        *COPIER,
         Dep("jupyterlab>=4.2", "jupyterlab"),
         Dep("ruff>=0.8", "ruff"),
         Dep("mypy>=1.13", "mypy"),

@@ -21,7 +21,7 @@ FEATURES: dict[str, str] = {
     "sample_notebook": "one exploration notebook and data/sample.csv (the quick-experiment layout)",
     "src": "the src/ package with a real data, features, train, evaluate, predict pipeline",
     "configs": "YAML configs for the model and the training run",
-    "data_layers": "data/interim and data/external beside raw and processed (the full data layout)",
+    "data_layers": "data/interim and data/external beside raw and processed",
     "tests": "pytest suite for data, features and models",
     "makefile": "Makefile with install, lint, test and pipeline targets",
     "precommit": "pre-commit hooks run from the project's own locked tools",
@@ -56,7 +56,8 @@ _MEDIUM = frozenset(
 TIERS: dict[str, frozenset[str]] = {
     "small": frozenset({"sample_notebook"}),
     "medium": _MEDIUM,
-    "large": _MEDIUM | {"data_layers", "validation", "pipelines", "serving", "e2e", "docs", "infra", "dvc"},
+    "large": _MEDIUM
+    | {"data_layers", "validation", "pipelines", "serving", "e2e", "docs", "infra", "dvc"},
 }
 
 #: A feature works only with these others; including it pulls them in.

@@ -48,7 +48,7 @@ TESTS = {
 }
 MAKEFILE = {"Makefile"}
 PRECOMMIT = {".pre-commit-config.yaml"}
-CI = {".github/workflows/ci.yml"}
+CI = {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
 CONTRIBUTING = {"CONTRIBUTING.md"}
 LICENSE = {"LICENSE"}
 MLFLOW = {"src/{pkg}/utils/tracking.py"}

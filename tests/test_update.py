@@ -77,11 +77,12 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 def unresolved(root: Path) -> list[str]:
-    """Files with conflict markers or rejected hunks."""
+    """Files with conflict markers (lines that start with one) or rejected hunks."""
     return sorted(
         name
         for name, content in tree(root).items()
-        if name.endswith(".rej") or any(marker.encode() in content for marker in MARKERS)
+        if name.endswith(".rej")
+        or any(line.startswith(MARKERS) for line in content.decode(errors="replace").splitlines())
     )
 
 
