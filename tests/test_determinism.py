@@ -24,10 +24,10 @@ import pytest
 import yaml
 from plumbum import local
 
-from .helpers import PROJECT_ENV, TEMPLATE, template_release, tool
+from .conftest import RELEASE
+from .helpers import PROJECT_ENV, TEMPLATE, tool
 
 TIERS = ["small", "medium", "large"]
-RELEASE = "v0.1.0"
 
 #: Two environments that differ in everything a render could read: clock zone and
 #: epoch, locale, home (with it copier's user settings and git's global config), user,
@@ -65,9 +65,9 @@ OFFLINE = {
 }
 
 
-@pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return template_release(tmp_path_factory.mktemp("determinism") / "release", RELEASE)
+@pytest.fixture
+def release(tagged_release: Path) -> Path:
+    return tagged_release
 
 
 def copy(

@@ -21,10 +21,10 @@ import pytest
 import yaml
 from plumbum import local
 
+from .conftest import RELEASE
 from .helpers import PROJECT_ENV, run_in, template_release, tool
 
 ANSWERS = ".copier-answers.yml"
-RELEASE = "v0.1.0"
 ORG = {
     "author_name": "Acme ML Platform",
     "author_email": "ml-platform@example.org",
@@ -33,10 +33,9 @@ ORG = {
 }
 
 
-@pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """This working tree as a tagged release; shared, never changed."""
-    return template_release(tmp_path_factory.mktemp("org") / "copier-ml", RELEASE)
+@pytest.fixture
+def release(tagged_release: Path) -> Path:
+    return tagged_release
 
 
 def write_yaml(path: Path, data: object) -> Path:
