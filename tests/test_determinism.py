@@ -65,7 +65,7 @@ OFFLINE = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def release(tagged_release: Path) -> Path:
     return tagged_release
 

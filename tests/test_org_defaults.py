@@ -33,7 +33,7 @@ ORG = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def release(tagged_release: Path) -> Path:
     return tagged_release
 
