@@ -8,11 +8,11 @@ import pytest
 
 from .helpers import template_release
 
-#: The tag `tagged_release` carries.
+#: The tag the `release` fixture carries.
 RELEASE = "v0.1.0"
 
 
 @pytest.fixture(scope="session")
-def tagged_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This working tree, committed and tagged in a repository of its own; never changed."""
     return template_release(tmp_path_factory.mktemp("tagged-release") / "copier-ml", RELEASE)

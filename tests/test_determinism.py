@@ -65,11 +65,6 @@ OFFLINE = {
 }
 
 
-@pytest.fixture(scope="session")
-def release(tagged_release: Path) -> Path:
-    return tagged_release
-
-
 def copy(
     release: Path,
     dst: Path,

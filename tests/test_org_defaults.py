@@ -33,11 +33,6 @@ ORG = {
 }
 
 
-@pytest.fixture(scope="session")
-def release(tagged_release: Path) -> Path:
-    return tagged_release
-
-
 def write_yaml(path: Path, data: object) -> Path:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
