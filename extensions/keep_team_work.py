@@ -75,8 +75,8 @@ def pristine(template: str, commit: str, answers_file: str, into: Path) -> Path:
 
 
 def stash(template: str, commit: str, answers_file: str) -> None:
-    stash = stash_dir()
-    shutil.rmtree(stash, ignore_errors=True)
+    saved = stash_dir()
+    shutil.rmtree(saved, ignore_errors=True)
     edited: list[str] = []
     with tempfile.TemporaryDirectory(prefix="copier-ml-pristine-") as tmp:
         original = pristine(template, commit, answers_file, Path(tmp) / "project")
@@ -87,15 +87,15 @@ def stash(template: str, commit: str, answers_file: str) -> None:
                 continue
             if ours.read_bytes() != path.read_bytes():
                 for side, source in (("base", path), ("ours", ours)):
-                    (stash / side / name).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(source, stash / side / name)
+                    (saved / side / name).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, saved / side / name)
                 edited.append(name)
-    stash.mkdir(parents=True, exist_ok=True)
-    (stash / "edited.json").write_text(json.dumps(edited))
+    saved.mkdir(parents=True, exist_ok=True)
+    (saved / "edited.json").write_text(json.dumps(edited))
 
 
-def _edited(stash: Path) -> list[str]:
-    manifest = stash / "edited.json"
+def _edited(saved: Path) -> list[str]:
+    manifest = saved / "edited.json"
     return json.loads(manifest.read_text()) if manifest.is_file() else []
 
 
@@ -116,33 +116,33 @@ def merge(ours: Path, base: Path, theirs: Path) -> bool:
 
 
 def move(release: str) -> None:
-    stash = stash_dir()
-    edited = _edited(stash)
+    saved = stash_dir()
+    edited = _edited(saved)
     for old, new in MOVES[release].items():
         if old not in edited:
             continue  # untouched: the update already put the new file in place
         target = Path(new)
         if target.is_file():
-            clean = merge(stash / "ours" / old, stash / "base" / old, target)
+            clean = merge(saved / "ours" / old, saved / "base" / old, target)
             note = "" if clean else " (conflicts marked: resolve them)"
             print(f"Moved your changes to {old} into {new}{note}")
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(stash / "ours" / old, target)
+            shutil.copyfile(saved / "ours" / old, target)
             print(f"Kept your {old} as {new}")
         edited.remove(old)
-    (stash / "edited.json").write_text(json.dumps(edited))
+    (saved / "edited.json").write_text(json.dumps(edited))
 
 
 def restore() -> None:
-    stash = stash_dir()
-    for name in _edited(stash):
+    saved = stash_dir()
+    for name in _edited(saved):
         path = Path(name)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(stash / "ours" / name, path)
+            shutil.copyfile(saved / "ours" / name, path)
             print(f"Kept your edited {name}: this template version no longer generates it")
-    shutil.rmtree(stash, ignore_errors=True)
+    shutil.rmtree(saved, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:
