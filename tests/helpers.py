@@ -104,6 +104,13 @@ def _working_tree_files() -> list[str]:
     return [name for name in listed.split("\0") if name and (TEMPLATE / name).is_file()]
 
 
+#: A released version's heading in CHANGELOG.md, and the commit its tag points to.
+RELEASE_RECORD = re.compile(
+    r"^## \[(?P<version>[^\]]+)\].*\n\nTag `(?P<tag>v[^`]+)`, commit `(?P<commit>[0-9a-f]{40})`",
+    re.M,
+)
+
+
 def changelog_version() -> str:
     """The newest release the changelog names: the version the working tree is, or will be."""
     match = re.search(r"^## \[(\d+\.\d+\.\d+)\]", (TEMPLATE / "CHANGELOG.md").read_text(), re.M)
@@ -111,8 +118,21 @@ def changelog_version() -> str:
     return match.group(1)
 
 
-def release_tags(repo: Path = TEMPLATE) -> list[str]:
-    """The repository's release tags, oldest first (PEP 440 order)."""
+def recorded_releases() -> dict[str, str]:
+    """Each tag CHANGELOG.md records, oldest first, with its commit.
+
+    The changelog travels with every clone; tags do not always (CI clones one branch
+    without them), so the update tests rebuild the tags from this record.
+    """
+    from packaging.version import Version
+
+    text = (TEMPLATE / "CHANGELOG.md").read_text(encoding="utf-8")
+    found = {match["tag"]: match["commit"] for match in RELEASE_RECORD.finditer(text)}
+    return dict(sorted(found.items(), key=lambda item: Version(item[0][1:])))
+
+
+def release_tags(repo: Path) -> list[str]:
+    """A repository's release tags, oldest first (PEP 440 order)."""
     from packaging.version import Version
 
     tags = local["git"]("-C", repo, "tag", "--list", "v*").split()
@@ -120,7 +140,7 @@ def release_tags(repo: Path = TEMPLATE) -> list[str]:
 
 
 def template_repo(dst: Path) -> tuple[Path, str]:
-    """A clone of this repository, every release tag included, whose newest tag is this tree.
+    """A clone of this repository, every recorded release tagged, whose newest tag is this tree.
 
     Updates are tested from each real release to what is being built: the working tree,
     committed on top of the clone. It is tagged as the changelog's newest release when
@@ -129,6 +149,9 @@ def template_repo(dst: Path) -> tuple[Path, str]:
     """
     git = local["git"]["-C", dst]
     local["git"]("clone", "--quiet", TEMPLATE, dst)
+    for tag, commit in recorded_releases().items():
+        if not git("tag", "--list", tag).strip():
+            git("tag", tag, commit)
     for name in git("ls-files", "-z").split("\0"):
         if name and not (TEMPLATE / name).exists():
             (dst / name).unlink()

@@ -18,7 +18,7 @@ import yaml
 from packaging.version import Version
 from plumbum import local
 
-from .helpers import PROJECT_ENV, release_tags, template_repo, tool
+from .helpers import PROJECT_ENV, TEMPLATE, recorded_releases, release_tags, template_repo, tool
 
 TIERS = ["small", "medium", "large"]
 ANSWERS = ".copier-answers.yml"
@@ -109,7 +109,7 @@ def append(path: Path, text: str) -> None:
 
 
 @pytest.mark.parametrize("tier", TIERS)
-@pytest.mark.parametrize("tag", release_tags())
+@pytest.mark.parametrize("tag", recorded_releases())
 def test_untouched_project_updated_from_a_release_equals_a_fresh_copy(
     releases: tuple[Path, str], tmp_path: Path, tag: str, tier: str
 ) -> None:
@@ -122,9 +122,23 @@ def test_untouched_project_updated_from_a_release_equals_a_fresh_copy(
     assert answers(project) == answers(fresh)
 
 
-def test_the_repository_has_at_least_two_releases() -> None:
-    """The test above runs from every tag: there must be a real release path to test."""
-    assert len(release_tags()) >= 2, "fetch the tags: git fetch --tags"
+def test_the_changelog_records_at_least_two_releases_of_this_history() -> None:
+    """The test above runs from every recorded release: there must be a real path to test."""
+    recorded = recorded_releases()
+    assert len(recorded) >= 2
+    for tag, commit in recorded.items():
+        ancestor = git["-C", TEMPLATE, "merge-base", "--is-ancestor", commit, "HEAD"]
+        assert ancestor.run(retcode=None)[0] == 0, f"{tag}: {commit} is not in this history"
+
+
+def test_every_release_tag_is_recorded_in_the_changelog_at_its_commit() -> None:
+    """Where the tags are here, they and the changelog agree (see docs/releasing.md)."""
+    tagged = {
+        tag: git("-C", TEMPLATE, "rev-parse", f"{tag}^{{commit}}").strip()
+        for tag in release_tags(TEMPLATE)
+    }
+    recorded = recorded_releases()
+    assert {tag: recorded.get(tag) for tag in tagged} == tagged
 
 
 # 2. The team's work is kept; the template's changes arrive.
