@@ -92,6 +92,16 @@ def index_url_error(value: str) -> str:
     return ""
 
 
+def torch_index_error(value: str, package_manager: str) -> str:
+    """A simple index for either manager, or a folder of wheels (a flat index) for uv."""
+    location = str(value).strip()
+    if not location.startswith("/"):
+        return index_url_error(location)
+    if package_manager != "uv":
+        return f"{location!r}: a folder of wheels works with uv only; give Poetry an index URL"
+    return ""
+
+
 class AnswerFilters(Extension):
     """Registers the checks and derivations as filters for copier.yml."""
 
@@ -105,4 +115,5 @@ class AnswerFilters(Extension):
             package_name_error=package_name_error,
             email_error=email_error,
             index_url_error=index_url_error,
+            torch_index_error=torch_index_error,
         )

@@ -40,6 +40,12 @@ MAIN: dict[str, tuple[Dep, ...]] = {
         Dep("alembic>=1.13", "alembic"),
         Dep("skops>=0.11", "skops"),
     ),
+    # Offline by default (WANDB_MODE, see the project's README): no account needed.
+    "wandb": (Dep("wandb>=0.19", "wandb"),),
+    # The CPU or CUDA build comes from `torch_index_url`; tqdm draws the epoch bar.
+    "pytorch": (Dep("torch>=2.6", "torch"), Dep("tqdm>=4.66", "tqdm")),
+    "yaml": (Dep("omegaconf>=2.3", "omegaconf"),),
+    "hydra": (Dep("hydra-core>=1.3", "hydra"), Dep("omegaconf>=2.3", "omegaconf")),
     "serving": (
         Dep("fastapi>=0.115", "fastapi"),
         Dep("pydantic>=2.10", "pydantic"),
@@ -73,6 +79,7 @@ DEV: dict[str, tuple[Dep, ...]] = {
         Dep("nbstripout>=0.8", "nbstripout"),
         Dep("ruff>=0.8", "ruff"),
     ),
+    "pytorch": (Dep("types-tqdm>=4.66", "types-tqdm"),),
     "dvc": (Dep("dvc>=3.50", "dvc"),),
     # The plugin of the DVC remote, picked by the `dvc_remote` answer (see selectors()).
     "dvc-s3": (Dep("dvc-s3>=3.2", "dvc_s3"),),
@@ -129,8 +136,11 @@ def project_dependencies(
 
 
 def selectors(context: dict[str, Any]) -> list[str]:
-    """The answers, besides features, that pick dependencies: the tracker, the DVC remote."""
+    """The answers, besides features, that pick dependencies: the tracker, framework,
+    config system and DVC remote."""
     keys = [context["tracker"]]
+    if "src" in context["features"]:
+        keys += [context["ml_framework"], context["config_system"]]
     if "dvc" in context["features"]:
         keys.append(f"dvc-{context.get('dvc_remote') or 'local'}")
     return keys

@@ -26,7 +26,7 @@ FEATURES: dict[str, str] = {
     "makefile": "Makefile with install, lint, test and pipeline targets",
     "precommit": "pre-commit hooks run from the project's own locked tools",
     "ci": "GitHub Actions workflow for lint, type-check and tests",
-    "tracking": "experiment tracking (MLflow, local store by default)",
+    "tracking": "experiment tracking (MLflow or Weights & Biases, local by default)",
     "contributing": "CONTRIBUTING.md with branch and commit conventions",
     "license_file": "LICENSE file with the chosen license's text",
     "validation": "model-validation gate: make validate-model fails below config thresholds",
@@ -136,12 +136,17 @@ def feature_choices(tier: str, action: str) -> dict[str, str]:
     return {f"{name} - {FEATURES[name]}": name for name in FEATURES if (name in in_tier) == wanted}
 
 
+#: The file each framework's pipeline saves the trained model to, in models/.
+MODEL_FILES = {"sklearn": "model.joblib", "pytorch": "model.pt"}
+
+
 def _answers(context: Mapping[str, Any]) -> tuple[str, Any, Any]:
     return context["tier"], context.get("include_features"), context.get("exclude_features")
 
 
 class FeaturesContext(ContextHook):
-    """Adds ``features`` and the effective ``tracker`` to render contexts once ``tier`` is known."""
+    """Adds ``features``, the effective ``tracker`` and the ``model_file`` to render contexts
+    once ``tier`` is known."""
 
     def hook(self, context: dict[str, Any]) -> None:
         if context.get("tier") in TIERS:
@@ -149,6 +154,8 @@ class FeaturesContext(ContextHook):
             context["features"] = features
             tracked = "tracking" in features
             context["tracker"] = context.get("experiment_tracker", "none") if tracked else "none"
+            context["model_filename"] = MODEL_FILES.get(context.get("ml_framework"), "")
+            context["model_file"] = f"models/{context['model_filename']}"
 
 
 class FeatureFilters(Extension):
