@@ -25,6 +25,12 @@ template against copier's own floor on the same machine in the same run.
    a medium project holding large ignored data under ``data/`` (a 2 GiB sparse file
    and 5,000 small files), which an update must neither read nor slow down for.
 
+4. Training time on the embedded dataset per ``ml_framework``: a medium project of
+   each framework is installed (torch from a folder of wheels in pip's configuration
+   when there is one, else the index), its data made, then ``make train`` is timed
+   ``--repeat`` times, interleaved; the median, and PyTorch as a ratio to
+   scikit-learn. Each run includes the interpreter start and imports, as a user sees.
+
 Usage: ``.venv/bin/python bench/run.py [--repeat N] [--skip-green] [--write]``.
 ``--write`` replaces the measured section of docs/performance.md.
 """
@@ -51,6 +57,9 @@ from copier import run_copy, run_update
 from plumbum import local
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.helpers import local_torch, public_index_url  # noqa: E402
+
 #: copier, uv and poetry live beside the interpreter running this script (.venv/bin).
 TOOLS = Path(sys.executable).parent
 DOC = ROOT / "docs" / "performance.md"
@@ -64,17 +73,6 @@ STEPS = {
     "large": ("install-dev", "pipeline", "test"),
 }
 git = local["git"]
-
-
-def public_index_url() -> str:
-    """The index pip itself uses, asked of pip at run time so no host name is written down.
-
-    The tests' helper makes the same call; repeated here so the bench does not depend
-    on the layout of tests/.
-    """
-    from pip._internal.models.index import PyPI
-
-    return PyPI.simple_url
 
 
 def copy(src: Path, dst: Path, **data: Any) -> None:
@@ -250,6 +248,32 @@ def bench_green() -> dict[str, dict[str, dict[str, float]]]:
     return rows
 
 
+FRAMEWORKS = ("sklearn", "pytorch")
+
+
+def bench_training(repeat: int) -> dict[str, float]:
+    """Median seconds of `make train` in a medium project, per framework."""
+    times: dict[str, list[float]] = {framework: [] for framework in FRAMEWORKS}
+    with tempfile.TemporaryDirectory(prefix="copier-ml-train-") as tmp:
+        projects = {}
+        for framework in FRAMEWORKS:
+            answers = {"tier": "medium", "ml_framework": framework}
+            if framework == "pytorch":
+                answers["torch_index_url"] = local_torch()[0]
+            projects[framework] = project = Path(tmp) / framework
+            copy(ROOT, project, **answers)
+            with local.env(**green_env(Path(tmp))), local.cwd(project):
+                local.env.pop("VIRTUAL_ENV", None)
+                git("init", "--quiet")
+                local["make"]("install-dev", "data-process", "train")  # warm-up run
+        for _ in range(repeat):
+            for framework, project in projects.items():
+                with local.env(**green_env(Path(tmp))), local.cwd(project):
+                    local.env.pop("VIRTUAL_ENV", None)
+                    times[framework].append(timed(local["make"]["train"]))
+    return {framework: statistics.median(runs) for framework, runs in times.items()}
+
+
 def environment(load: float) -> str:
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -276,6 +300,7 @@ def report(
     greens: dict[str, dict[str, dict[str, float]]] | None,
     updates: dict[str, tuple[float, float]],
     load: float,
+    training: dict[str, float] | None = None,
 ) -> str:
     floor = copies["floor"][1]
     lines = [
@@ -309,6 +334,17 @@ def report(
     ]
     for case, (updated, copied) in updates.items():
         lines.append(f"| {case} | {updated:.2f} | {copied:.2f} | {updated / copied:.2f} |")
+    if training:
+        sklearn = training["sklearn"]
+        lines += [
+            "",
+            "`make train` on the embedded dataset in a medium project, median seconds "
+            "(interpreter start and imports included):",
+            "",
+            "| ml_framework | Seconds | x scikit-learn |",
+            "| --- | ---: | ---: |",
+            *(f"| {name} | {s:.2f} | {s / sklearn:.2f} |" for name, s in training.items()),
+        ]
     for tier, rows in (greens or {}).items():
         target = f" (target: uv, warm, within {GREEN_TARGET:.0f} s)" if tier == "medium" else ""
         steps = STEPS[tier]
@@ -339,7 +375,9 @@ def write(section: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed copies per case (median)")
-    parser.add_argument("--skip-green", action="store_true", help="measure only copier copy")
+    parser.add_argument(
+        "--skip-green", action="store_true", help="skip installs: copy and update only"
+    )
     parser.add_argument("--write", action="store_true", help=f"update {DOC.relative_to(ROOT)}")
     args = parser.parse_args()
     if args.repeat < 1:
@@ -350,7 +388,8 @@ def main() -> None:
     copies = bench_copy(args.repeat)
     updates = bench_update(args.repeat)
     greens = None if args.skip_green else bench_green()
-    section = report(copies, greens, updates, load)
+    training = None if args.skip_green else bench_training(args.repeat)
+    section = report(copies, greens, updates, load, training)
     print(section, end="")
     if args.write:
         write(section)

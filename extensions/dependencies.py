@@ -140,7 +140,8 @@ def selectors(context: dict[str, Any]) -> list[str]:
     config system and DVC remote."""
     keys = [context["tracker"]]
     if "src" in context["features"]:
-        keys += [context["ml_framework"], context["config_system"]]
+        # Absent while copier still asks the questions before these.
+        keys += [context.get("ml_framework", ""), context.get("config_system", "")]
     if "dvc" in context["features"]:
         keys.append(f"dvc-{context.get('dvc_remote') or 'local'}")
     return keys

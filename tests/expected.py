@@ -40,6 +40,7 @@ TESTS = {
     "tests/__init__.py",
     "tests/conftest.py",
     "tests/unit/__init__.py",
+    "tests/unit/test_config.py",
     "tests/unit/test_data.py",
     "tests/unit/test_features.py",
     "tests/unit/test_models.py",
@@ -51,8 +52,13 @@ PRECOMMIT = {".pre-commit-config.yaml"}
 CI = {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
 CONTRIBUTING = {"CONTRIBUTING.md"}
 LICENSE = {"LICENSE"}
-MLFLOW = {"src/{pkg}/utils/tracking.py"}
-MLFLOW_TESTS = {"tests/unit/test_tracking.py"}
+#: With either tracker, MLflow or Weights & Biases.
+TRACKING = {"src/{pkg}/utils/tracking.py"}
+TRACKING_TESTS = {"tests/unit/test_tracking.py"}
+PYTORCH = {"src/{pkg}/models/network.py"}
+PYTORCH_TESTS = {"tests/unit/test_network.py"}
+HYDRA = {"configs/config.yaml", "src/{pkg}/models/sweep.py"}
+HYDRA_TESTS = {"tests/integration/test_sweep.py"}
 POETRY_PACKAGE = {"poetry.toml"}
 VALIDATION = {"src/{pkg}/models/validate.py", "tests/unit/test_validate.py"}
 PIPELINES = {
@@ -108,13 +114,22 @@ LARGE = (
 
 
 def expected_files(
-    tier: str, package_manager: str, tracker: str, pkg: str = "ml_project"
+    tier: str,
+    package_manager: str,
+    tracker: str,
+    config_system: str = "yaml",
+    framework: str = "sklearn",
+    pkg: str = "ml_project",
 ) -> set[str]:
     """The whole file set of a tier with no features added or removed."""
     files = set({"small": SMALL, "medium": MEDIUM, "large": LARGE}[tier])
     if tier != "small":
-        if tracker == "mlflow":
-            files |= MLFLOW | MLFLOW_TESTS
+        if tracker != "none":
+            files |= TRACKING | TRACKING_TESTS
+        if framework == "pytorch":
+            files |= PYTORCH | PYTORCH_TESTS
+        if config_system == "hydra":
+            files |= HYDRA | HYDRA_TESTS
         if package_manager == "poetry":
             files |= POETRY_PACKAGE
     return {name.format(pkg=pkg) for name in files}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import sys
 import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from copier import run_copy
@@ -23,6 +25,39 @@ def public_index_url() -> str:
     from pip._internal.models.index import PyPI
 
     return PyPI.simple_url
+
+
+def load_extension(name: str) -> ModuleType:
+    """Import an extension by path, as copier-template-extensions does."""
+    spec = importlib.util.spec_from_file_location(
+        f"ext_{name}", TEMPLATE / "extensions" / f"{name}.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def local_torch() -> tuple[str, str]:
+    """A folder of wheels in pip's own configuration that holds a torch for this Python.
+
+    Returns the folder and the torch version, or two empty strings: torch then comes from
+    the main index (a CUDA build, gigabytes). Read at run time, never written down.
+    """
+    from pip._internal.configuration import Configuration
+
+    configuration = Configuration(isolated=False)
+    configuration.load()
+    folders: list[str] = []
+    for key, value in configuration.items():  # pip 26 pairs each file with its settings
+        settings = value if isinstance(value, dict) else {key: value}
+        folders += [found for name, found in settings.items() if name.endswith("find-links")]
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    for folder in " ".join(folders).split():
+        for wheel in sorted(Path(folder).glob(f"torch-*-{tag}-{tag}-*.whl")):
+            return folder, wheel.name.split("-")[1]
+    return "", ""
 
 
 def render(dst: Path, **answers: Any) -> Path:

@@ -62,7 +62,7 @@ def _stages(project: Path) -> dict[str, Any]:
 def _makefile(project: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The Makefile's variables, and each target's recipe lines with them expanded."""
     lines = (project / "Makefile").read_text().splitlines()
-    variables = dict(re.findall(r"^([A-Z_]+) :?= (.*)$", "\n".join(lines), re.MULTILINE))
+    variables = dict(re.findall(r"^([A-Z_]+) [:?]?= ?(.*)$", "\n".join(lines), re.MULTILINE))
 
     def expand(variable: re.Match[str]) -> str:
         return variables.get(variable.group(1), variable.group(0))
@@ -74,7 +74,7 @@ def _makefile(project: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
             target = match.group(1)
             recipes[target] = []
         elif line.startswith("\t") and target:
-            recipes[target].append(re.sub(r"\$\((\w+)\)", expand, line.strip()))
+            recipes[target].append(re.sub(r"\$\((\w+)\)", expand, line.strip()).strip())
         else:
             target = ""
     return variables, recipes

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
 
-from .helpers import TEMPLATE, project_files, render
+from .helpers import TEMPLATE, load_extension, project_files, render
 
-
-def _load(name: str) -> ModuleType:
-    """Import an extension by path, as copier-template-extensions does."""
-    spec = importlib.util.spec_from_file_location(
-        f"ext_{name}", TEMPLATE / "extensions" / f"{name}.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-features = _load("features")
+features = load_extension("features")
 COPIER = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
 
 

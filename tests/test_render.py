@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from plumbum import local
 
 from .expected import (
     CD,
@@ -20,40 +23,45 @@ from .expected import (
     INFRA,
     LICENSE,
     MAKEFILE,
-    MLFLOW_TESTS,
     PIPELINES,
     PRECOMMIT,
     SERVING,
     TESTS,
+    TRACKING_TESTS,
     VALIDATION,
     expected_files,
 )
-from .helpers import project_files, render, tool
+from .helpers import load_extension, local_torch, project_files, render, tool
 
 TIERS = ["small", "medium", "large"]
 MANAGERS = ["uv", "poetry"]
-TRACKERS = ["mlflow", "none"]
+TRACKERS = ["mlflow", "wandb", "none"]
+CONFIG_SYSTEMS = ["yaml", "hydra"]
+FRAMEWORKS = ["sklearn", "pytorch"]
 JINJA_MARKERS = re.compile(r"{{|}}|{%|%}|{#|#}")
 GITHUB_EXPRESSION = re.compile(r"\$\{\{[^}]*\}\}")  # ${{ github.ref }} is meant to stay
-COMBINATIONS = [(t, m, k) for t in TIERS for m in MANAGERS for k in TRACKERS]
+#: Every tier x package manager x tracker x config system x framework.
+COMBINATIONS = list(itertools.product(TIERS, MANAGERS, TRACKERS, CONFIG_SYSTEMS, FRAMEWORKS))
+Combination = tuple[tuple[str, str, str, str, str], Path]
 
 
 @pytest.fixture(scope="module", params=COMBINATIONS, ids=lambda c: "-".join(c))
 def combination(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[tuple[str, str, str], Path]:
-    tier, manager, tracker = request.param
+) -> Combination:
+    tier, manager, tracker, config_system, framework = request.param
     dst = tmp_path_factory.mktemp("-".join(request.param))
-    render(dst, tier=tier, package_manager=manager, experiment_tracker=tracker)
+    render(dst, tier=tier, package_manager=manager, experiment_tracker=tracker,
+           config_system=config_system, ml_framework=framework)  # fmt: skip
     return request.param, dst
 
 
-def test_renders_exactly_the_expected_files(combination: tuple[tuple[str, str, str], Path]) -> None:
-    (tier, manager, tracker), dst = combination
-    assert project_files(dst) == expected_files(tier, manager, tracker)
+def test_renders_exactly_the_expected_files(combination: Combination) -> None:
+    choices, dst = combination
+    assert project_files(dst) == expected_files(*choices)
 
 
-def test_no_template_markup_is_left(combination: tuple[tuple[str, str, str], Path]) -> None:
+def test_no_template_markup_is_left(combination: Combination) -> None:
     _, dst = combination
     leftovers = [
         name
@@ -63,7 +71,7 @@ def test_no_template_markup_is_left(combination: tuple[tuple[str, str, str], Pat
     assert leftovers == []
 
 
-def test_structured_files_parse(combination: tuple[tuple[str, str, str], Path]) -> None:
+def test_structured_files_parse(combination: Combination) -> None:
     _, dst = combination
     for name in project_files(dst):
         text = (dst / name).read_text()
@@ -75,14 +83,64 @@ def test_structured_files_parse(combination: tuple[tuple[str, str, str], Path]) 
             json.loads(text)
 
 
-def test_python_passes_ruff(combination: tuple[tuple[str, str, str], Path]) -> None:
+def test_python_passes_ruff(combination: Combination) -> None:
     _, dst = combination
     tool("ruff")("check", "--no-cache", dst)
     tool("ruff")("format", "--check", "--no-cache", dst)
 
 
+#: What mypy needs besides the libraries the code imports.
+TYPE_CHECKING_TOOLS = {"mypy", "pandas-stubs", "types-pyyaml", "types-tqdm"}
+
+
+@pytest.fixture(scope="session")
+def typing_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One environment with every library any combination imports, and mypy.
+
+    Installing each combination would take minutes apiece; type-checking needs only
+    the libraries, and the build tests install real projects.
+    """
+    dependencies = load_extension("dependencies")
+    requirements = {dep.requirement for deps in dependencies.MAIN.values() for dep in deps}
+    requirements |= {
+        dep.requirement
+        for deps in dependencies.DEV.values()
+        for dep in deps
+        if dep.import_name in TYPE_CHECKING_TOOLS
+    }
+    folder, version = local_torch()
+    if folder:  # the CPU build on disk, not a CUDA build from the index
+        requirements = {r for r in requirements if not r.startswith("torch>")}
+        requirements |= {f"torch=={version}"}
+    venv = tmp_path_factory.mktemp("typing") / "venv"
+    uv = tool("uv")
+    uv("venv", "--quiet", "--python", sys.executable, venv)
+    links = ["--find-links", folder] if folder else []
+    uv(
+        "pip",
+        "install",
+        "--quiet",
+        "--python",
+        venv / "bin" / "python",
+        *links,
+        *sorted(requirements),
+    )
+    return venv / "bin" / "python"
+
+
+@pytest.mark.build
+def test_python_passes_mypy_strict(combination: Combination, typing_python: Path) -> None:
+    (tier, *_), dst = combination
+    if tier == "small":
+        assert not (dst / "src").exists()  # nothing to type-check: a notebook project
+        return
+    mypy = local[str(typing_python.parent / "mypy")]
+    with local.cwd(dst), local.env(MYPYPATH="src"):
+        mypy("--cache-dir", typing_python.parent.parent / "mypy-cache")
+
+
 def test_no_text_file_has_trailing_whitespace_or_missing_final_newline(
-    combination: tuple[tuple[str, str, str], Path],
+    combination: Combination,
 ) -> None:
     _, dst = combination
     bad = []
@@ -96,14 +154,21 @@ def test_no_text_file_has_trailing_whitespace_or_missing_final_newline(
 
 
 def test_pyproject_declares_the_chosen_tools(
-    combination: tuple[tuple[str, str, str], Path],
+    combination: Combination,
 ) -> None:
-    (tier, manager, tracker), dst = combination
+    (tier, manager, tracker, config_system, framework), dst = combination
     pyproject = tomllib.loads((dst / "pyproject.toml").read_text())
     assert pyproject["project"]["requires-python"] == ">=3.11"
     assert "dev" in pyproject["dependency-groups"]
-    requirements = " ".join(pyproject["project"]["dependencies"])
-    assert ("mlflow" in requirements) == (tier != "small" and tracker == "mlflow")
+    installed = {
+        re.split(r"[<>=\[]", requirement)[0] for requirement in pyproject["project"]["dependencies"]
+    }
+    packaged = tier != "small"
+    assert ("mlflow-skinny" in installed) == (packaged and tracker == "mlflow")
+    assert ("wandb" in installed) == (packaged and tracker == "wandb")
+    assert ("torch" in installed) == (packaged and framework == "pytorch")
+    assert ("hydra-core" in installed) == (packaged and config_system == "hydra")
+    assert ("omegaconf" in installed) == packaged
     if tier == "small":
         return
     backend = pyproject["build-system"]["build-backend"]
@@ -133,7 +198,7 @@ def test_rendering_is_deterministic(tmp_path: Path) -> None:
     [
         ({"exclude_features": ["ci"]}, set(), CI),
         ({"exclude_features": ["precommit", "license_file"]}, set(), PRECOMMIT | LICENSE),
-        ({"exclude_features": ["ci", "tests"]}, set(), CI | TESTS | MLFLOW_TESTS),
+        ({"exclude_features": ["ci", "tests"]}, set(), CI | TESTS | TRACKING_TESTS),
         ({"exclude_features": ["makefile", "ci"]}, set(), MAKEFILE | CI),
     ],
     ids=["no-ci", "no-precommit-no-license", "no-tests", "no-makefile"],

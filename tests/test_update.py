@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -144,7 +145,17 @@ def test_every_release_tag_is_recorded_in_the_changelog_at_its_commit() -> None:
 # 2. The team's work is kept; the template's changes arrive.
 
 
-def _team_edits(project: Path) -> dict[str, str]:
+def _add_dependency(pyproject: Path, requirement: str) -> None:
+    """Add a runtime dependency where `uv add` puts it: in name order."""
+    lines = pyproject.read_text().splitlines(keepends=True)
+    start = lines.index("dependencies = [\n") + 1
+    end = lines.index("]\n", start)
+    at = next((i for i in range(start, end) if lines[i].strip() > f'"{requirement}",'), end)
+    lines.insert(at, f'    "{requirement}",\n')
+    pyproject.write_text("".join(lines))
+
+
+def _team_edits(project: Path, tune_model: bool = True) -> dict[str, str]:
     """Edit a project as a team would; what each edit added, by file."""
     added = {
         "README.md": "\n## What we learned\n\nShallow trees overfit less.\n",
@@ -156,20 +167,16 @@ def _team_edits(project: Path) -> dict[str, str]:
             "src/ml_project/models/ensemble.py": '"""Our own module."""\n\nWEIGHTS = (0.5, 0.5)\n',
             "tests/unit/test_ensemble.py": "def test_weights() -> None:\n    assert True\n",
         }
-        model = project / "configs/model/default.yaml"
-        model.write_text(model.read_text().replace("n_estimators: 200", "n_estimators: 321"))
+        if tune_model:
+            model = project / "configs/model/default.yaml"
+            model.write_text(model.read_text().replace("n_estimators: 200", "n_estimators: 321"))
     else:
         notebook = project / "notebooks/exploration.ipynb"
         content = json.loads(notebook.read_text())
         content["cells"].append({"cell_type": "markdown", "id": "team", "metadata": {},
                                  "source": ["Our finding."]})  # fmt: skip
         notebook.write_text(json.dumps(content, indent=1) + "\n")
-    pyproject = project / "pyproject.toml"
-    pyproject.write_text(
-        pyproject.read_text().replace(
-            "dependencies = [\n", 'dependencies = [\n    "rich>=13",\n', 1
-        )
-    )
+    _add_dependency(project / "pyproject.toml", "rich>=13")
     for name, text in added.items():
         path = project / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,8 +214,8 @@ def test_update_keeps_team_edits_and_brings_template_changes(
 
 
 def _same_line_change(template: Path) -> None:
-    config = (
-        template / 'template/{% if "configs" in features %}configs{% endif %}/model/default.yaml'
+    (config,) = (template / "template").glob(
+        '{% if "configs" in features %}configs{% endif %}/model/default.yaml*'
     )
     config.write_text(config.read_text().replace("n_estimators: 200", "n_estimators: 250"))
 
@@ -345,6 +352,9 @@ def test_going_down_a_tier_equals_a_fresh_copy_of_the_smaller_tier(
     "change",
     [
         {"experiment_tracker": "none"},
+        {"experiment_tracker": "wandb"},
+        {"ml_framework": "pytorch"},
+        {"config_system": "hydra"},
         {"package_manager": "poetry"},
         {"python_version": "3.12"},
         {"license": "Apache-2.0"},
@@ -360,6 +370,42 @@ def test_changing_an_answer_later_equals_a_fresh_copy_with_it(
     fresh = generate(template, newest, tmp_path / "fresh", tier="medium", **change)
     assert unresolved(project) == []
     assert tree(project) == tree(fresh)
+
+
+#: The choices a team may switch on an existing project.
+SWITCHES = [
+    {"experiment_tracker": "wandb"},
+    {"ml_framework": "pytorch"},
+    {"config_system": "hydra"},
+    {"experiment_tracker": "wandb", "ml_framework": "pytorch", "config_system": "hydra"},
+]
+
+
+def _dependencies(project: Path) -> list[str]:
+    return list(tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"])
+
+
+@pytest.mark.parametrize(
+    "change", SWITCHES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items())
+)
+def test_switching_a_choice_swaps_dependencies_and_code_and_keeps_team_work(
+    releases: tuple[Path, str], tmp_path: Path, change: dict[str, str]
+) -> None:
+    template, newest = releases
+    project = generate(template, newest, tmp_path / "project", tier="medium")
+    added = _team_edits(project, tune_model=False)
+    commit(project, "feat: our work")
+    update(project, *(f"--data={k}={v}" for k, v in change.items()), "-r", newest)
+    fresh = tree(generate(template, newest, tmp_path / "fresh", tier="medium", **change))
+    switched = tree(project)
+    assert unresolved(project) == []
+    for name, text in added.items():
+        assert text in switched[name].decode(), name
+    assert set(switched) == set(fresh) | set(added)
+    untouched = set(fresh) - set(added) - {"pyproject.toml"}
+    assert {name: switched[name] for name in untouched} == {name: fresh[name] for name in untouched}
+    assert _dependencies(project) == sorted(["rich>=13", *_dependencies(tmp_path / "fresh")])
+    assert {k: answers(project)[k] for k in change} == change
 
 
 # 6. Large ignored data is neither copied nor touched.

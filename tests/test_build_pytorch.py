@@ -1,0 +1,84 @@
+"""A PyTorch project installs the chosen torch build and passes every gate of its tier.
+
+One large uv project with the choices furthest from the defaults (PyTorch, Hydra,
+Weights & Biases), so the heaviest combination is the one proven end to end. torch
+comes from the folder of wheels in pip's own configuration when it holds a build for
+this Python (the CPU build on this kind of machine), else from the main index.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .helpers import local_torch, render, run_in
+
+pytestmark = [pytest.mark.build, pytest.mark.xdist_group("large-uv-pytorch")]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder, _ = local_torch()
+    dst = render(tmp_path_factory.mktemp("large-pytorch") / "project", tier="large",
+                 ml_framework="pytorch", config_system="hydra", experiment_tracker="wandb",
+                 torch_index_url=folder)  # fmt: skip
+    run_in(dst, "git", "init", "--quiet")
+    run_in(dst, "git", "add", "--all")
+    run_in(dst, "git", "commit", "--quiet", "--message", "chore: generate from copier-ml")
+    run_in(dst, "make", "install-dev")
+    return dst
+
+
+def _python(project: Path, code: str) -> str:
+    return run_in(project, "uv", "run", "python", "-c", code)[1].strip()
+
+
+def test_torch_is_the_build_from_the_chosen_index(project: Path) -> None:
+    _, version = local_torch()
+    installed = _python(project, "import torch; print(torch.__version__)")
+    assert installed == (version or installed)
+    assert _python(project, "import torch; print(torch.cuda.is_available())") == "False"
+
+
+def test_passes_make_lint(project: Path) -> None:
+    run_in(project, "make", "lint")
+
+
+def test_passes_make_test_unit_integration_and_e2e(project: Path) -> None:
+    _, out, _ = run_in(project, "make", "test")
+    assert " passed" in out and " failed" not in out
+    for layer in ("tests/unit/test_network.py", "tests/integration/", "tests/e2e/"):
+        assert layer in out or layer.rstrip("/") in out, layer
+
+
+def test_training_logs_its_epochs(project: Path) -> None:
+    _, out, err = run_in(project, "make", "data-process", "train", "ARGS=model.epochs=20")
+    assert "epoch 10/20" in out + err
+    assert "epoch 20/20" in out + err
+
+
+def test_training_twice_with_the_same_seed_gives_the_same_weights(project: Path) -> None:
+    for name in ("first", "second"):
+        run_in(project, "make", "train", f"ARGS=model.epochs=5 model_path=models/{name}.pt")
+    same = _python(
+        project,
+        "import torch\n"
+        "a, b = (torch.load(f'models/{n}.pt', weights_only=True) for n in ('first', 'second'))\n"
+        "flat = lambda s: torch.cat([t.flatten().float() for t in s['network'].values()])\n"
+        "print(torch.equal(flat(a), flat(b)))",
+    )
+    assert same == "True"
+
+
+def test_dvc_pipeline_passes_the_validation_gate(project: Path) -> None:
+    run_in(project, "make", "pipeline")
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    assert metrics["accuracy"] >= 0.85
+    run_in(project, "make", "validate-model")
+
+
+def test_passes_pre_commit_on_all_files(project: Path) -> None:
+    run_in(project, "git", "add", "--all")
+    run_in(project, "uv", "run", "pre-commit", "run", "--all-files")
