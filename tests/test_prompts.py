@@ -30,13 +30,16 @@ QUESTIONS: dict[str, dict] = {
 }
 
 
-#: Their `when:` needs the large tier's infrastructure or DVC (the URL: a cloud remote).
-NOT_ASKED_FOR_MEDIUM = {"cloud_provider", "dvc_remote", "dvc_remote_url"}
+#: Their `when:` needs the large tier's infrastructure or DVC (the URL: a cloud remote),
+#: or PyTorch, which is not the default framework.
+NOT_ASKED_FOR_MEDIUM = {"cloud_provider", "dvc_remote", "dvc_remote_url", "torch_index_url"}
 #: Their `when:` needs a feature small does not have: a package, a LICENSE, tracking, ...
 NOT_ASKED_FOR_SMALL = {
     "package_name",
     "copyright_year",
     "experiment_tracker",
+    "config_system",
+    "ml_framework",
 } | NOT_ASKED_FOR_MEDIUM
 
 
@@ -152,10 +155,26 @@ def test_person_choosing_large_and_s3_gets_the_terraform_bucket_by_default(copie
     for question in QUESTIONS:
         if question in ("tier", "dvc_remote"):
             answer(tui, question, DOWN, ENTER)  # large is below medium, s3 below local
-        else:
+        elif question != "torch_index_url":  # asked only with PyTorch
             answer(tui, question)
     finish(tui)
 
     project = tmp_path / "project"
     assert answers_of(project)["dvc_remote_url"] == "s3://ml-project-artifacts/dvc"
     assert "url = s3://ml-project-artifacts/dvc" in (project / ".dvc/config").read_text()
+
+
+def test_person_choosing_pytorch_is_asked_where_torch_comes_from(copier_tui, tmp_path):
+    tui = copier_tui()
+    for question in QUESTIONS:
+        if question == "ml_framework":
+            answer(tui, question, DOWN, ENTER)  # pytorch is below sklearn
+        elif question == "torch_index_url":
+            answer(tui, question, "/srv/wheels" + ENTER)  # a folder of wheels, for uv
+        elif question not in NOT_ASKED_FOR_MEDIUM:
+            answer(tui, question)
+    finish(tui)
+
+    project = tmp_path / "project"
+    assert answers_of(project)["ml_framework"] == "pytorch"
+    assert 'url = "/srv/wheels"\nformat = "flat"' in (project / "pyproject.toml").read_text()

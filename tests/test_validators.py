@@ -57,6 +57,24 @@ def test_bad_answer_is_refused_by_name_and_nothing_is_written(
     assert not dst.exists()
 
 
+TORCH_SOURCES_REFUSED = [
+    ("ftp://wheels.example.com/simple", "uv", "http(s) URL"),
+    ("wheels/torch", "uv", "http(s) URL"),
+    ("/srv/wheels", "poetry", "a folder of wheels works with uv only"),
+]
+
+
+@pytest.mark.parametrize(("source", "manager", "reason"), TORCH_SOURCES_REFUSED)
+def test_bad_torch_source_is_refused_by_name_and_nothing_is_written(
+    tmp_path: Path, source: str, manager: str, reason: str
+) -> None:
+    dst = tmp_path / "project"
+    with pytest.raises(ValueError, match=r"question 'torch_index_url'") as refused:
+        render(dst, ml_framework="pytorch", package_manager=manager, torch_index_url=source)
+    assert reason in str(refused.value)
+    assert not dst.exists()
+
+
 FEATURE_CONFLICTS = [
     ({"exclude_features": ["src"]}, "needs src"),
     ({"exclude_features": ["configs"]}, "src needs configs"),
