@@ -86,6 +86,21 @@ def project_files(root: Path) -> set[str]:
     }
 
 
+def makefile_recipes(project: Path) -> dict[str, list[str]]:
+    """Each target of a project's Makefile, with its recipe lines as written."""
+    recipes: dict[str, list[str]] = {}
+    target = ""
+    for line in (project / "Makefile").read_text().splitlines():
+        if match := re.match(r"^([a-z-]+):", line):
+            target = match.group(1)
+            recipes[target] = []
+        elif line.startswith("\t") and target:
+            recipes[target].append(line.strip())
+        else:
+            target = ""
+    return recipes
+
+
 def tool(name: str) -> LocalCommand:
     """A command from the test environment, whatever PATH says."""
     return local[str(TOOLS / name)]

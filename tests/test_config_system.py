@@ -8,29 +8,15 @@ README says.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .helpers import render, run_in
+from .helpers import makefile_recipes, render, run_in
 
 #: The Makefile targets that run one pipeline step and pass ARGS on to it.
 STEPS = ["data-process", "train", "evaluate", "validate-model"]
-
-
-def _recipes(project: Path) -> dict[str, list[str]]:
-    """Each Makefile target's recipe lines."""
-    recipes: dict[str, list[str]] = {}
-    target = ""
-    for line in (project / "Makefile").read_text().splitlines():
-        if match := re.match(r"^([a-z-]+):", line):
-            target = match.group(1)
-            recipes[target] = []
-        elif line.startswith("\t") and target:
-            recipes[target].append(line.strip())
-    return recipes
 
 
 @pytest.fixture(scope="module", params=["yaml", "hydra"])
@@ -45,14 +31,14 @@ def _system(project: Path) -> str:
 
 
 def test_every_step_passes_args_on(large: Path) -> None:
-    recipes = _recipes(large)
+    recipes = makefile_recipes(large)
     for target in STEPS:
         assert recipes[target][-1].endswith(" $(ARGS)"), target
     assert "ARGS ?=" in (large / "Makefile").read_text().splitlines()
 
 
 def test_only_hydra_has_a_sweep_target(large: Path) -> None:
-    recipes = _recipes(large)
+    recipes = makefile_recipes(large)
     if _system(large) == "hydra":
         assert recipes["sweep"] == ["$(RUN) python -m $(PACKAGE).models.sweep --multirun $(ARGS)"]
         assert (large / "src/ml_project/models/sweep.py").is_file()
@@ -144,7 +130,7 @@ def test_a_misspelt_key_fails_naming_it(built: Path) -> None:
 @pytest.mark.build
 def test_hydra_sweep_writes_a_model_and_metrics_per_job(built: Path) -> None:
     if _system(built) != "hydra":
-        assert "sweep" not in _recipes(built)
+        assert "sweep" not in makefile_recipes(built)
         return
     _, out, err = run_in(built, "make", "sweep", "ARGS=model.n_estimators=5,10")
     (run,) = (built / "multirun").glob("*/*")

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from plumbum import local
 
-from .helpers import public_index_url, render, run_in
+from .helpers import makefile_recipes, public_index_url, render, run_in
 
 #: DVC stage -> the Makefile target it mirrors.
 STAGE_TARGETS = {"data": "data-process", "train": "train", "evaluate": "evaluate"}
@@ -61,22 +61,16 @@ def _stages(project: Path) -> dict[str, Any]:
 
 def _makefile(project: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The Makefile's variables, and each target's recipe lines with them expanded."""
-    lines = (project / "Makefile").read_text().splitlines()
-    variables = dict(re.findall(r"^([A-Z_]+) [:?]?= ?(.*)$", "\n".join(lines), re.MULTILINE))
+    text = (project / "Makefile").read_text()
+    variables = dict(re.findall(r"^([A-Z_]+) [:?]?= ?(.*)$", text, re.MULTILINE))
 
     def expand(variable: re.Match[str]) -> str:
         return variables.get(variable.group(1), variable.group(0))
 
-    recipes: dict[str, list[str]] = {}
-    target = ""
-    for line in lines:
-        if match := re.match(r"^([a-z-]+):", line):
-            target = match.group(1)
-            recipes[target] = []
-        elif line.startswith("\t") and target:
-            recipes[target].append(re.sub(r"\$\((\w+)\)", expand, line.strip()).strip())
-        else:
-            target = ""
+    recipes = {
+        target: [re.sub(r"\$\((\w+)\)", expand, line).strip() for line in lines]
+        for target, lines in makefile_recipes(project).items()
+    }
     return variables, recipes
 
 
