@@ -19,7 +19,15 @@ import yaml
 from packaging.version import Version
 from plumbum import local
 
-from .helpers import PROJECT_ENV, TEMPLATE, recorded_releases, release_tags, template_repo, tool
+from .helpers import (
+    PROJECT_ENV,
+    TEMPLATE,
+    changelog_version,
+    recorded_releases,
+    release_tags,
+    template_repo,
+    tool,
+)
 
 TIERS = ["small", "medium", "large"]
 ANSWERS = ".copier-answers.yml"
@@ -140,6 +148,12 @@ def test_every_release_tag_is_recorded_in_the_changelog_at_its_commit() -> None:
     }
     recorded = recorded_releases()
     assert {tag: recorded.get(tag) for tag in tagged} == tagged
+
+
+def test_the_readme_names_the_newest_release_as_current() -> None:
+    """Users get the newest tag: the README must say which one that is."""
+    readme = (TEMPLATE / "README.md").read_text(encoding="utf-8")
+    assert f"**Current release: v{changelog_version()}**" in readme
 
 
 # 2. The team's work is kept; the template's changes arrive.
