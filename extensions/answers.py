@@ -22,6 +22,13 @@ TEMPLATE_MARKUP = ("{{", "}}", "{%", "%}", "{#", "#}")
 #: The generated code is formatted for import names up to this long.
 MAX_PACKAGE_LENGTH = 30
 RESERVED_PACKAGES = frozenset({"test", "tests", "src", "data", "models", "notebooks", "configs"})
+#: Each cloud DVC remote's URL scheme, and the bucket and path that the project's
+#: Terraform creates for it (the default answer).
+DVC_REMOTES = {
+    "s3": ("s3://", "{slug}-artifacts/dvc"),
+    "gcs": ("gs://", "{slug}-artifacts/dvc"),
+    "azure": ("azure://", "artifacts/dvc"),
+}
 
 
 def to_slug(text: str) -> str:
@@ -102,6 +109,23 @@ def torch_index_error(value: str, package_manager: str) -> str:
     return ""
 
 
+def dvc_remote_url_default(remote: str, slug: str) -> str:
+    """The Terraform bucket's DVC folder, for a cloud remote; empty for a local one."""
+    if remote not in DVC_REMOTES:
+        return ""
+    scheme, bucket = DVC_REMOTES[remote]
+    return scheme + bucket.format(slug=slug)
+
+
+def dvc_remote_url_error(value: str, remote: str) -> str:
+    if remote not in DVC_REMOTES:
+        return ""
+    scheme = DVC_REMOTES[remote][0]
+    if re.match(rf"^{re.escape(scheme)}[a-z0-9][a-z0-9._-]*(/[^\s'\"#;]*)?$", str(value)):
+        return ""
+    return f"must be {scheme}<bucket>[/path] for the {remote} remote"
+
+
 class AnswerFilters(Extension):
     """Registers the checks and derivations as filters for copier.yml."""
 
@@ -116,4 +140,6 @@ class AnswerFilters(Extension):
             email_error=email_error,
             index_url_error=index_url_error,
             torch_index_error=torch_index_error,
+            dvc_remote_url_default=dvc_remote_url_default,
+            dvc_remote_url_error=dvc_remote_url_error,
         )

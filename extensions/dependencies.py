@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
-from copier_template_extensions import ContextHook
-from jinja2 import Environment
+import yaml
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,14 @@ MAIN: dict[str, tuple[Dep, ...]] = {
     ),
 }
 
+#: The oldest copier this template works with: copier.yml says it, everything else reads it.
+MIN_COPIER_VERSION: str = yaml.safe_load(
+    (Path(__file__).parents[1] / "copier.yml").read_text(encoding="utf-8")
+)["_min_copier_version"]
+
 #: copier itself, so `copier update` and its checks run from the locked environment.
 COPIER = (
-    Dep("copier>=9.15", "copier"),
+    Dep(f"copier>={MIN_COPIER_VERSION}", "copier"),
     Dep("copier-template-extensions>=0.3", "copier_template_extensions"),
 )
 
@@ -135,15 +139,16 @@ def project_dependencies(
     return _collect(MAIN, keys), {name: reqs for name, reqs in groups.items() if reqs}
 
 
-def selectors(context: dict[str, Any]) -> list[str]:
+def selectors(
+    features: list[str], tracker: str, framework: str, config_system: str, dvc_remote: str
+) -> list[str]:
     """The answers, besides features, that pick dependencies: the tracker, framework,
     config system and DVC remote."""
-    keys = [context["tracker"]]
-    if "src" in context["features"]:
-        # Absent while copier still asks the questions before these.
-        keys += [context.get("ml_framework", ""), context.get("config_system", "")]
-    if "dvc" in context["features"]:
-        keys.append(f"dvc-{context.get('dvc_remote') or 'local'}")
+    keys = [tracker]
+    if "src" in features:
+        keys += [framework, config_system]
+    if "dvc" in features:
+        keys.append(f"dvc-{dvc_remote or 'local'}")
     return keys
 
 
@@ -152,24 +157,3 @@ def installed_import_names() -> list[str]:
     tables = (MAIN, *GROUPS.values())
     names = {dep.import_name for table in tables for deps in table.values() for dep in deps}
     return sorted(names)
-
-
-class DependenciesContext(ContextHook):
-    """Adds ``dependencies``, ``dependency_groups``, ``build`` and ``cmd`` to render contexts.
-
-    Needs ``features``. Context hooks run in reverse order of loading, so copier.yml
-    lists this one before FeaturesContext.
-    """
-
-    def __init__(self, environment: Environment) -> None:
-        super().__init__(environment)
-        environment.globals["installed_import_names"] = installed_import_names()
-
-    def hook(self, context: dict[str, Any]) -> None:
-        manager = context.get("package_manager")
-        if "features" not in context or manager not in COMMANDS:
-            return
-        main, groups = project_dependencies(context["features"], selectors(context))
-        context["dependencies"], context["dependency_groups"] = main, groups
-        context["build"] = BUILD_BACKEND[manager]
-        context["cmd"] = COMMANDS[manager]

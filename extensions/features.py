@@ -1,41 +1,152 @@
 """The tier and feature table: the one place that says what each tier generates.
 
-Templates never repeat this table. They ask for ``features`` (added to every render
-context by ``FeaturesContext``) with ``{% if "tests" in features %}``. Only ``tier``,
-``include_features`` and ``exclude_features`` are stored in the answers file, so the
-computed set follows a later change of tier on ``copier update``.
+Each feature names the paths it adds under template/; every other path is always
+generated. Templates never repeat this table: they ask for ``features`` (computed by
+the context hook in context.py) with ``{% if "tests" in features %}``, and the files a
+render keeps follow from the paths below. Only ``tier``, ``include_features`` and
+``exclude_features`` are stored in the answers file, so the computed set follows a
+later change of tier on ``copier update``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from copier_template_extensions import ContextHook
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-#: What each feature adds, in the order the prompt shows them.
-FEATURES: dict[str, str] = {
-    "sample_notebook": "one exploration notebook and data/sample.csv (the quick-experiment layout)",
-    "src": "the src/ package with a real data, features, train, evaluate, predict pipeline",
-    "configs": "YAML configs for the model and the training run",
-    "data_layers": "data/interim and data/external beside raw and processed",
-    "tests": "pytest suite for data, features and models",
-    "makefile": "Makefile with install, lint, test and pipeline targets",
-    "precommit": "pre-commit hooks run from the project's own locked tools",
-    "ci": "GitHub Actions workflow for lint, type-check and tests",
-    "tracking": "experiment tracking (MLflow or Weights & Biases, local by default)",
-    "contributing": "CONTRIBUTING.md with branch and commit conventions",
-    "license_file": "LICENSE file with the chosen license's text",
-    "validation": "model-validation gate: make validate-model fails below config thresholds",
-    "pipelines": "pipelines/training and pipelines/inference: one-command entry points",
-    "serving": "HTTP inference service (FastAPI + uvicorn): /health, /predict",
-    "e2e": "end-to-end tests: the real server on a free local port, real HTTP requests",
-    "docs": "MkDocs Material site: getting started, pipeline, serving; make docs-build",
-    "infra": "Dockerfile, Kubernetes manifests and Terraform (AWS, GCP or Azure) for serving",
-    "dvc": "DVC pipeline (dvc.yaml) mirroring the Makefile; data versioned in a DVC remote",
+
+@dataclass(frozen=True)
+class Feature:
+    help: str
+    #: Files and folders under template/ that only this feature generates; a path that
+    #: several features name needs them all. ``{package}`` is the import name.
+    paths: tuple[str, ...] = ()
+    #: Features this one works only with; including it pulls them in.
+    requires: frozenset[str] = frozenset()
+
+
+def _needs(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+#: Every feature, in the order the prompt shows them.
+FEATURES: dict[str, Feature] = {
+    "sample_notebook": Feature(
+        "one exploration notebook and data/sample.csv (the quick-experiment layout)",
+        paths=("notebooks/exploration.ipynb", "data/sample.csv"),
+    ),
+    "src": Feature(
+        "the src/ package with a real data, features, train, evaluate, predict pipeline",
+        paths=(
+            "src",
+            "data/raw",
+            "data/processed",
+            "models",
+            "reports",
+            "notebooks/01_exploration.ipynb",
+            "notebooks/02_preprocessing.ipynb",
+            "notebooks/03_modeling.ipynb",
+            "notebooks/04_evaluation.ipynb",
+            "poetry.toml",
+        ),
+        requires=_needs("configs"),
+    ),
+    "configs": Feature(
+        "YAML configs for the model and the training run",
+        paths=("configs",),
+        requires=_needs("src"),
+    ),
+    "data_layers": Feature(
+        "data/interim and data/external beside raw and processed",
+        paths=("data/interim", "data/external"),
+        requires=_needs("src"),
+    ),
+    "tests": Feature(
+        "pytest suite for data, features and models",
+        paths=("tests",),
+        requires=_needs("src"),
+    ),
+    "makefile": Feature(
+        "Makefile with install, lint, test and pipeline targets",
+        paths=("Makefile",),
+        requires=_needs("src"),
+    ),
+    "precommit": Feature(
+        "pre-commit hooks run from the project's own locked tools",
+        paths=(".pre-commit-config.yaml",),
+    ),
+    "ci": Feature(
+        "GitHub Actions workflow for lint, type-check and tests",
+        paths=(".github",),
+        requires=_needs("makefile", "tests"),
+    ),
+    # Asks `experiment_tracker`; the tracking files come with its choice (variants.py).
+    "tracking": Feature(
+        "experiment tracking (MLflow or Weights & Biases, local by default)",
+        requires=_needs("src"),
+    ),
+    "contributing": Feature(
+        "CONTRIBUTING.md with branch and commit conventions",
+        paths=("CONTRIBUTING.md",),
+    ),
+    "license_file": Feature(
+        "LICENSE file with the chosen license's text",
+        paths=("LICENSE",),
+    ),
+    "validation": Feature(
+        "model-validation gate: make validate-model fails below config thresholds",
+        paths=(
+            "src/{package}/models/validate.py",
+            "tests/unit/test_validate.py",
+            ".github/workflows/model-validation.yml",
+        ),
+        requires=_needs("src"),
+    ),
+    "pipelines": Feature(
+        "pipelines/training and pipelines/inference: one-command entry points",
+        paths=("pipelines", "tests/integration/test_pipelines.py"),
+        requires=_needs("src"),
+    ),
+    "serving": Feature(
+        "HTTP inference service (FastAPI + uvicorn): /health, /predict",
+        paths=(
+            "src/{package}/serving",
+            "configs/deployment",
+            "docs/serving.md",
+            "tests/unit/test_serving.py",
+        ),
+        requires=_needs("src", "configs"),
+    ),
+    "e2e": Feature(
+        "end-to-end tests: the real server on a free local port, real HTTP requests",
+        paths=("tests/e2e",),
+        requires=_needs("tests", "serving"),
+    ),
+    "docs": Feature(
+        "MkDocs Material site: getting started, pipeline, serving; make docs-build",
+        paths=("docs", "mkdocs.yml"),
+        requires=_needs("makefile"),
+    ),
+    "infra": Feature(
+        "Dockerfile, Kubernetes manifests and Terraform (AWS, GCP or Azure) for serving",
+        paths=(
+            "infrastructure",
+            ".dockerignore",
+            ".github/workflows/cd.yml",
+            "configs/deployment/container.yaml",
+            "docs/deployment.md",
+        ),
+        requires=_needs("serving"),
+    ),
+    "dvc": Feature(
+        "DVC pipeline (dvc.yaml) mirroring the Makefile; data versioned in a DVC remote",
+        paths=("dvc.yaml", ".dvc", ".dvcignore", ".github/workflows/model-validation.yml"),
+        requires=_needs("src"),
+    ),
 }
 
 _MEDIUM = frozenset(
@@ -52,30 +163,12 @@ _MEDIUM = frozenset(
     }
 )
 
-#: Each tier's features. Large grows as the large-tier features land.
+#: Each tier's features.
 TIERS: dict[str, frozenset[str]] = {
     "small": frozenset({"sample_notebook"}),
     "medium": _MEDIUM,
     "large": _MEDIUM
     | {"data_layers", "validation", "pipelines", "serving", "e2e", "docs", "infra", "dvc"},
-}
-
-#: A feature works only with these others; including it pulls them in.
-REQUIRES: dict[str, frozenset[str]] = {
-    "src": frozenset({"configs"}),
-    "configs": frozenset({"src"}),
-    "data_layers": frozenset({"src"}),
-    "tests": frozenset({"src"}),
-    "makefile": frozenset({"src"}),
-    "ci": frozenset({"makefile", "tests"}),
-    "tracking": frozenset({"src"}),
-    "validation": frozenset({"src"}),
-    "pipelines": frozenset({"src"}),
-    "serving": frozenset({"src", "configs"}),
-    "e2e": frozenset({"tests", "serving"}),
-    "docs": frozenset({"makefile"}),
-    "infra": frozenset({"serving"}),
-    "dvc": frozenset({"src"}),
 }
 
 
@@ -84,7 +177,8 @@ def _closure(names: Iterable[str]) -> set[str]:
     result = set(names)
     pending = list(result)
     while pending:
-        for needed in REQUIRES.get(pending.pop(), ()):
+        name = pending.pop()
+        for needed in FEATURES[name].requires if name in FEATURES else ():
             if needed not in result:
                 result.add(needed)
                 pending.append(needed)
@@ -122,7 +216,7 @@ def feature_problems(tier: str, include: Any = None, exclude: Any = None) -> str
         return f"{', '.join(both)} cannot be both included and excluded"
     chosen = set(resolve_features(tier, included, excluded))
     for name in sorted(chosen):
-        missing = sorted(REQUIRES.get(name, frozenset()) - chosen)
+        missing = sorted(FEATURES[name].requires - chosen)
         if missing:
             needed = ", ".join(missing)
             return f"{name} needs {needed}; exclude {name} too, or keep {needed}"
@@ -133,29 +227,11 @@ def feature_choices(tier: str, action: str) -> dict[str, str]:
     """Prompt choices, titled with their help: what the tier lacks, or what it has."""
     in_tier = TIERS.get(tier, frozenset())
     wanted = action == "exclude"
-    return {f"{name} - {FEATURES[name]}": name for name in FEATURES if (name in in_tier) == wanted}
-
-
-#: The file each framework's pipeline saves the trained model to, in models/.
-MODEL_FILES = {"sklearn": "model.joblib", "pytorch": "model.pt"}
-
-
-def _answers(context: Mapping[str, Any]) -> tuple[str, Any, Any]:
-    return context["tier"], context.get("include_features"), context.get("exclude_features")
-
-
-class FeaturesContext(ContextHook):
-    """Adds ``features``, the effective ``tracker`` and the ``model_file`` to render contexts
-    once ``tier`` is known."""
-
-    def hook(self, context: dict[str, Any]) -> None:
-        if context.get("tier") in TIERS:
-            features = resolve_features(*_answers(context))
-            context["features"] = features
-            tracked = "tracking" in features
-            context["tracker"] = context.get("experiment_tracker", "none") if tracked else "none"
-            context["model_filename"] = MODEL_FILES.get(context.get("ml_framework"), "")
-            context["model_file"] = f"models/{context['model_filename']}"
+    return {
+        f"{name} - {feature.help}": name
+        for name, feature in FEATURES.items()
+        if (name in in_tier) == wanted
+    }
 
 
 class FeatureFilters(Extension):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import re
 import sys
@@ -16,6 +17,23 @@ from plumbum import local
 from plumbum.machines import LocalCommand
 
 TEMPLATE = Path(__file__).resolve().parents[1]
+
+#: The answers that change what a render holds, each with every choice it offers.
+TIERS = ["small", "medium", "large"]
+MANAGERS = ["uv", "poetry"]
+TRACKERS = ["mlflow", "wandb", "none"]
+CONFIG_SYSTEMS = ["yaml", "hydra"]
+FRAMEWORKS = ["sklearn", "pytorch"]
+#: Every tier x package manager x tracker x config system x framework.
+COMBINATIONS = list(itertools.product(TIERS, MANAGERS, TRACKERS, CONFIG_SYSTEMS, FRAMEWORKS))
+
+
+def combination_answers(combination: tuple[str, ...]) -> dict[str, str]:
+    """The answers of one entry of COMBINATIONS."""
+    names = ("tier", "package_manager", "experiment_tracker", "config_system", "ml_framework")
+    return dict(zip(names, combination, strict=True))
+
+
 #: uv, poetry, ruff and copier live beside the interpreter running the tests.
 TOOLS = Path(sys.executable).parent
 
@@ -62,16 +80,21 @@ def local_torch() -> tuple[str, str]:
 
 def render(dst: Path, **answers: Any) -> Path:
     """Generate a project from this working tree (uncommitted changes included)."""
+    return render_release(TEMPLATE, "HEAD", dst, **answers)
+
+
+def render_release(template: Path, ref: str, dst: Path, **answers: Any) -> Path:
+    """Generate a project from a git reference of a template repository."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Dd]irty.*")
         run_copy(
-            str(TEMPLATE),
+            str(template),
             dst,
             data=answers,
             defaults=True,
             unsafe=True,
             quiet=True,
-            vcs_ref="HEAD",
+            vcs_ref=ref,
         )
     return dst
 
@@ -84,6 +107,40 @@ def project_files(root: Path) -> set[str]:
         for path in root.rglob("*")
         if path.is_file() and not skip & set(path.relative_to(root).parts)
     }
+
+
+def project_folders(root: Path) -> set[str]:
+    """Every folder of a generated project, as POSIX paths relative to it."""
+    skip = {".git", ".venv"}
+    return {
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if path.is_dir() and not skip & set(path.relative_to(root).parts)
+    }
+
+
+def parent_folders(files: set[str]) -> set[str]:
+    """The folders that hold these files, at every depth."""
+    return {parent.as_posix() for name in files for parent in Path(name).parents} - {"."}
+
+
+#: Characters Windows refuses in a file name, and the names it reserves for devices.
+WINDOWS_REFUSES = re.compile(r'[<>:"|?*\x00-\x1f\\]')
+RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.I)
+
+
+def windows_problems(paths: list[str]) -> list[str]:
+    """Each path with a part that Windows cannot create, and why."""
+    problems = []
+    for path in paths:
+        for part in path.split("/"):
+            if WINDOWS_REFUSES.search(part):
+                problems.append(f"{path}: {part!r} has a character Windows refuses")
+            elif part.endswith((".", " ")):
+                problems.append(f"{path}: {part!r} ends with a dot or a space")
+            elif RESERVED.match(part):
+                problems.append(f"{path}: {part!r} is a name Windows reserves")
+    return problems
 
 
 def makefile_recipes(project: Path) -> dict[str, list[str]]:
@@ -166,6 +223,22 @@ def changelog_version() -> str:
     match = re.search(r"^## \[(\d+\.\d+\.\d+)\]", (TEMPLATE / "CHANGELOG.md").read_text(), re.M)
     assert match, "CHANGELOG.md names no release"
     return match.group(1)
+
+
+def changed_since_last_release(package: str = "ml_project") -> set[str]:
+    """The generated files that the changelog says changed since the newest recorded release.
+
+    They are the backticked paths in the ``### Generated files`` lists of every section
+    above that release's (``[Unreleased]``, and a release whose tag is not recorded yet).
+    """
+    text = (TEMPLATE / "CHANGELOG.md").read_text(encoding="utf-8")
+    newest = RELEASE_RECORD.search(text)
+    unreleased = text[: newest.start()] if newest else text
+    listed: set[str] = set()
+    for section in re.split(r"^### ", unreleased, flags=re.M)[1:]:
+        if section.startswith("Generated files\n"):
+            listed |= set(re.findall(r"^- `([^`]+)`", section, re.M))
+    return {name.replace("<package>", package) for name in listed}
 
 
 def recorded_releases() -> dict[str, str]:

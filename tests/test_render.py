@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import sys
@@ -31,17 +30,21 @@ from .expected import (
     VALIDATION,
     expected_files,
 )
-from .helpers import load_extension, local_torch, project_files, render, tool
+from .helpers import (
+    COMBINATIONS,
+    combination_answers,
+    load_extension,
+    local_torch,
+    parent_folders,
+    project_files,
+    project_folders,
+    render,
+    tool,
+    windows_problems,
+)
 
-TIERS = ["small", "medium", "large"]
-MANAGERS = ["uv", "poetry"]
-TRACKERS = ["mlflow", "wandb", "none"]
-CONFIG_SYSTEMS = ["yaml", "hydra"]
-FRAMEWORKS = ["sklearn", "pytorch"]
 JINJA_MARKERS = re.compile(r"{{|}}|{%|%}|{#|#}")
 GITHUB_EXPRESSION = re.compile(r"\$\{\{[^}]*\}\}")  # ${{ github.ref }} is meant to stay
-#: Every tier x package manager x tracker x config system x framework.
-COMBINATIONS = list(itertools.product(TIERS, MANAGERS, TRACKERS, CONFIG_SYSTEMS, FRAMEWORKS))
 Combination = tuple[tuple[str, str, str, str, str], Path]
 
 
@@ -49,16 +52,25 @@ Combination = tuple[tuple[str, str, str, str, str], Path]
 def combination(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Combination:
-    tier, manager, tracker, config_system, framework = request.param
     dst = tmp_path_factory.mktemp("-".join(request.param))
-    render(dst, tier=tier, package_manager=manager, experiment_tracker=tracker,
-           config_system=config_system, ml_framework=framework)  # fmt: skip
+    render(dst, **combination_answers(request.param))
     return request.param, dst
 
 
 def test_renders_exactly_the_expected_files(combination: Combination) -> None:
     choices, dst = combination
     assert project_files(dst) == expected_files(*choices)
+
+
+def test_renders_exactly_the_folders_of_those_files(combination: Combination) -> None:
+    """No empty folder: every folder holds an expected file, at some depth."""
+    choices, dst = combination
+    assert project_folders(dst) == parent_folders(expected_files(*choices))
+
+
+def test_no_rendered_path_is_one_windows_refuses(combination: Combination) -> None:
+    _, dst = combination
+    assert windows_problems(sorted(project_files(dst) | project_folders(dst))) == []
 
 
 def test_no_template_markup_is_left(combination: Combination) -> None:

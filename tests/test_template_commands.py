@@ -17,7 +17,9 @@ import yaml
 from copier import run_copy
 from plumbum import local
 
-from .helpers import render, run_in, template_release, tool
+from .helpers import TEMPLATE, render, run_in, template_release, tool
+
+MIN_COPIER_VERSION = yaml.safe_load((TEMPLATE / "copier.yml").read_text())["_min_copier_version"]
 
 ANSWERS = ".copier-answers.yml"
 WORKFLOW = ".github/workflows/template-update.yml"
@@ -96,7 +98,7 @@ def test_copier_is_a_dev_dependency_of_every_tier(medium: Path, small: Path, tie
         ((small if tier == "small" else medium) / "pyproject.toml").read_text()
     )
     dev = pyproject["dependency-groups"]["dev"]
-    assert "copier>=9.15" in dev
+    assert f"copier>={MIN_COPIER_VERSION}" in dev
     assert "copier-template-extensions>=0.3" in dev
 
 

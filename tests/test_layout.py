@@ -1,0 +1,84 @@
+"""template/ is the project it generates: plain paths, each kept or left out by the tables."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from plumbum import local
+
+from .helpers import TEMPLATE, load_extension, windows_problems
+
+features = load_extension("features")
+variants = load_extension("variants")
+
+#: The only Jinja a path under template/ may hold.
+ALLOWED_JINJA = {"{{ package_name }}", "{{ _copier_conf.answers_file }}"}
+
+
+def repository_paths() -> list[str]:
+    listed = local["git"]("-C", TEMPLATE, "ls-files", "-z", "--cached", "--others",
+                          "--exclude-standard")  # fmt: skip
+    return [name for name in listed.split("\0") if name]
+
+
+def template_paths() -> set[str]:
+    """Every file and folder under template/, as it is named there, without `.jinja`."""
+    root = TEMPLATE / "template"
+    return {path.relative_to(root).as_posix().removesuffix(".jinja") for path in root.rglob("*")}
+
+
+def test_the_check_finds_what_windows_refuses() -> None:
+    bad = ['a/{% if "x" in y %}b{% endif %}', "c/d.", "e /f", "g/aux.txt", "h/COM1", "i/j:k"]
+    assert len(windows_problems(bad)) == len(bad)
+    assert windows_problems(["src/{{ package_name }}/models/train.py", ".github/ci.yml"]) == []
+
+
+def test_no_path_in_this_repository_is_one_windows_refuses() -> None:
+    assert windows_problems(repository_paths()) == []
+
+
+def test_template_paths_hold_no_jinja_but_the_package_and_answers_file() -> None:
+    markup = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+    found = {code for path in template_paths() for code in markup.findall(path)}
+    assert found <= ALLOWED_JINJA
+
+
+NAMED = sorted(
+    {(f"feature {name}", path) for name, feature in features.FEATURES.items()
+     for path in feature.paths}
+    | {(f"{question}: {choice}", path) for question, choices in variants.PATHS.items()
+       for choice, paths in choices.items() for path in paths}
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(("owner", "path"), NAMED, ids=[f"{o}:{p}" for o, p in NAMED])
+def test_every_path_a_feature_or_variant_names_is_a_template_path(owner: str, path: str) -> None:
+    assert path.replace("{package}", "{{ package_name }}") in template_paths(), owner
+
+
+def test_every_variant_folder_is_a_choice_of_its_question() -> None:
+    """variants/<question>/<choice>/: no stray folder that nothing would include."""
+    import yaml
+
+    questions = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+    choices = {
+        question: set(
+            spec["choices"].values() if isinstance(spec["choices"], dict) else spec["choices"]
+        )
+        for question, spec in questions.items()
+        if isinstance(spec, dict) and "choices" in spec
+    }
+    choices["tracker"] = choices["experiment_tracker"]
+    root = TEMPLATE / variants.FOLDER
+    for folder in sorted(root.glob("*/*")):
+        question, choice = folder.relative_to(root).parts
+        assert question in variants.QUESTIONS, folder
+        assert choice in choices[question], folder
+
+
+def test_the_rendered_tree_is_under_template_only() -> None:
+    """Variants are included, never rendered in place: they live outside template/."""
+    assert not (TEMPLATE / "template" / variants.FOLDER).exists()
+    assert Path(TEMPLATE / variants.FOLDER).is_dir()
