@@ -38,6 +38,15 @@ PATHS: dict[str, dict[str, tuple[str, ...]]] = {
 #: The file the pipeline saves the trained model to, in models/, by ml_framework.
 MODEL_FILES = {"sklearn": "model.joblib", "pytorch": "model.pt"}
 
+#: The ``name`` of the default model config, by ml_framework.
+MODEL_NAMES = {"sklearn": "random_forest", "pytorch": "mlp"}
+
+#: A two-by-two grid for ``make sweep ARGS=...`` (Hydra), by ml_framework.
+SWEEP_EXAMPLES = {
+    "sklearn": "model.n_estimators=10,50 model.max_depth=4,8",
+    "pytorch": "model.epochs=10,30 model.learning_rate=0.001,0.01",
+}
+
 #: A hyperparameter of the default model config and a new value, by ml_framework.
 HYPERPARAMETERS = {"sklearn": ("n_estimators", "50"), "pytorch": ("epochs", "20")}
 

@@ -228,8 +228,9 @@ def changelog_version() -> str:
 def changed_since_last_release(package: str = "ml_project") -> set[str]:
     """The generated files that the changelog says changed since the newest recorded release.
 
-    They are the backticked paths in the ``### Generated files`` lists of every section
-    above that release's (``[Unreleased]``, and a release whose tag is not recorded yet).
+    They are the backticked paths (with a dot or a slash) in the ``### Generated files``
+    lists of every section above that release's (``[Unreleased]``, and a release whose
+    tag is not recorded yet).
     """
     text = (TEMPLATE / "CHANGELOG.md").read_text(encoding="utf-8")
     newest = RELEASE_RECORD.search(text)
@@ -237,7 +238,7 @@ def changed_since_last_release(package: str = "ml_project") -> set[str]:
     listed: set[str] = set()
     for section in re.split(r"^### ", unreleased, flags=re.M)[1:]:
         if section.startswith("Generated files\n"):
-            listed |= set(re.findall(r"^- `([^`]+)`", section, re.M))
+            listed |= set(re.findall(r"`([\w<>./-]*[./][\w<>./-]*)`", section))
     return {name.replace("<package>", package) for name in listed}
 
 

@@ -101,6 +101,22 @@ def test_python_passes_ruff(combination: Combination) -> None:
     tool("ruff")("format", "--check", "--no-cache", dst)
 
 
+#: The longest import name package_name admits (extensions/answers.py).
+LONGEST_PACKAGE = "a" * 30
+
+
+@pytest.mark.parametrize(
+    "combination", [c for c in COMBINATIONS if c[0] == "large" and c[1] == "uv"], ids="-".join
+)
+def test_the_longest_package_name_still_passes_ruff(
+    tmp_path: Path, combination: tuple[str, ...]
+) -> None:
+    """The generated code wraps its imports for a 30-character package name."""
+    dst = render(tmp_path / "p", package_name=LONGEST_PACKAGE, **combination_answers(combination))
+    tool("ruff")("check", "--no-cache", dst)
+    tool("ruff")("format", "--check", "--no-cache", dst)
+
+
 #: What mypy needs besides the libraries the code imports.
 TYPE_CHECKING_TOOLS = {"mypy", "pandas-stubs", "types-pyyaml", "types-tqdm"}
 
