@@ -37,6 +37,8 @@ dependencies = _sibling("dependencies")
 #: The answers the derived values depend on, besides the tier and feature lists.
 ANSWERS = ("package_name", "license", "package_manager", "experiment_tracker",
            "config_system", "ml_framework", "cloud_provider", "dvc_remote")  # fmt: skip
+#: Answers that may be absent or empty; they change derived values too.
+OPTIONAL = ("torch_index_url", "project_slug")
 
 
 def derive(answers: dict[str, Any]) -> dict[str, Any]:
@@ -56,12 +58,9 @@ def derive(answers: dict[str, Any]) -> dict[str, Any]:
         if name not in chosen
         for path in feature.paths
     ] + variants.excluded_paths(choices)
-    main, groups = dependencies.project_dependencies(
-        chosen,
-        dependencies.selectors(
-            chosen, tracker, framework, config_system, answers["dvc_remote"]
-        ),  # fmt: skip
-    )
+    picks = dependencies.selectors(chosen, tracker, framework, config_system,
+                                   answers["dvc_remote"])  # fmt: skip
+    main, groups = dependencies.project_dependencies(chosen, picks)
     manager = answers["package_manager"]
     model_filename = variants.MODEL_FILES[framework]
     return {
@@ -86,6 +85,11 @@ def derive(answers: dict[str, Any]) -> dict[str, Any]:
         "build": dependencies.BUILD_BACKEND[manager],
         "cmd": dependencies.COMMANDS[manager],
         "lock_file": variants.LOCK_FILES[manager],
+        "azure": variants.azure_names(answers.get("project_slug") or ""),
+        # Where torch comes from when it is not the main index: an index URL or a folder.
+        "torch_source": (answers.get("torch_index_url") or "")
+        if "src" in chosen and framework == "pytorch"
+        else "",
     }
 
 
@@ -93,7 +97,7 @@ def _key(context: dict[str, Any]) -> tuple[Any, ...]:
     def frozen(value: Any) -> Any:
         return tuple(value) if isinstance(value, list) else value
 
-    names = ("tier", "include_features", "exclude_features", *ANSWERS)
+    names = ("tier", "include_features", "exclude_features", *ANSWERS, *OPTIONAL)
     return tuple(frozen(context.get(name)) for name in names)
 
 

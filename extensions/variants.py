@@ -12,7 +12,7 @@ from __future__ import annotations
 #: The questions with variant folders, in the order they are asked. ``tracker`` is the
 #: effective tracker: ``experiment_tracker``, or "none" without the tracking feature.
 QUESTIONS = ("license", "package_manager", "tracker", "config_system", "ml_framework",
-             "cloud_provider")  # fmt: skip
+             "cloud_provider", "dvc_remote")  # fmt: skip
 
 #: Where the variants live, relative to the template's root.
 FOLDER = "variants"
@@ -43,8 +43,8 @@ MODEL_NAMES = {"sklearn": "random_forest", "pytorch": "mlp"}
 
 #: A two-by-two grid for ``make sweep ARGS=...`` (Hydra), by ml_framework.
 SWEEP_EXAMPLES = {
-    "sklearn": "model.n_estimators=10,50 model.max_depth=4,8",
-    "pytorch": "model.epochs=10,30 model.learning_rate=0.001,0.01",
+    "sklearn": "model.n_estimators=50,100 model.max_depth=4,8",
+    "pytorch": "model.epochs=20,60 model.learning_rate=0.001,0.01",
 }
 
 #: A hyperparameter of the default model config and a new value, by ml_framework.
@@ -61,6 +61,13 @@ TRACKER_NAMES = {"mlflow": "MLflow", "wandb": "W&B", "none": ""}
 
 #: The lock file each package manager writes.
 LOCK_FILES = {"uv": "uv.lock", "poetry": "poetry.lock"}
+
+
+def azure_names(slug: str) -> dict[str, str]:
+    """Azure's storage account (3-24) and registry (5-50) names: lowercase letters and
+    digits only, so the slug without its dashes, cut to fit."""
+    compact = slug.replace("-", "")
+    return {"storage_account": f"{compact[:19]}store", "registry": f"{compact[:42]}registry"}
 
 
 def override_example(config_system: str, ml_framework: str) -> str:

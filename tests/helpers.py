@@ -6,6 +6,7 @@ import importlib.util
 import itertools
 import os
 import re
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -159,8 +160,11 @@ def makefile_recipes(project: Path) -> dict[str, list[str]]:
 
 
 def tool(name: str) -> LocalCommand:
-    """A command from the test environment, whatever PATH says."""
-    return local[str(TOOLS / name)]
+    """A command from the test environment, whatever PATH says (``ruff.exe`` on Windows)."""
+    found = shutil.which(name, path=str(TOOLS))
+    if found is None:
+        raise FileNotFoundError(f"{name}: not installed beside {sys.executable}")
+    return local[found]
 
 
 #: What a generated project's commands see: our uv and poetry first, no Python

@@ -262,9 +262,10 @@ def test_copier_yml_reads_no_clock_randomness_or_environment() -> None:
 
 
 def test_template_files_read_no_clock_randomness_environment_or_place() -> None:
-    """Paths are always rendered; contents only of the files with copier's `.jinja` suffix."""
+    """Paths are always rendered; contents only of the files with copier's `.jinja` suffix,
+    and of the variants they include."""
     offences = []
-    for path in sorted((TEMPLATE / "template").rglob("*")):
+    for path in sorted([*(TEMPLATE / "template").rglob("*"), *(TEMPLATE / "variants").rglob("*")]):
         name = path.relative_to(TEMPLATE).as_posix()
         rendered = path.is_file() and path.suffix == ".jinja"
         text = name + ("\n" + path.read_text(encoding="utf-8") if rendered else "")

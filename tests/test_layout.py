@@ -6,6 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
 from plumbum import local
 
 from .helpers import TEMPLATE, load_extension, windows_problems
@@ -60,8 +63,6 @@ def test_every_path_a_feature_or_variant_names_is_a_template_path(owner: str, pa
 
 def test_every_variant_folder_is_a_choice_of_its_question() -> None:
     """variants/<question>/<choice>/: no stray folder that nothing would include."""
-    import yaml
-
     questions = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
     choices = {
         question: set(
@@ -82,3 +83,31 @@ def test_the_rendered_tree_is_under_template_only() -> None:
     """Variants are included, never rendered in place: they live outside template/."""
     assert not (TEMPLATE / "template" / variants.FOLDER).exists()
     assert Path(TEMPLATE / variants.FOLDER).is_dir()
+
+
+def test_every_choice_has_every_variant_file_of_its_question() -> None:
+    """A file includes its variant by the current choice: each choice must have it."""
+    root = TEMPLATE / variants.FOLDER
+    missing = []
+    for question in sorted(path for path in root.iterdir() if path.is_dir()):
+        choices = sorted(path for path in question.iterdir() if path.is_dir())
+        names = {file.relative_to(choice).as_posix() for choice in choices
+                 for file in choice.rglob("*") if file.is_file()}  # fmt: skip
+        missing += [
+            f"{choice.relative_to(root).as_posix()}/{name}"
+            for choice in choices
+            for name in sorted(names)
+            if not (choice / name).is_file()
+        ]
+    assert missing == []
+
+
+def test_the_exclude_entry_renders_in_a_context_without_our_variables() -> None:
+    """During an update copier applies it to the old release's render, whose extensions
+    (0.3.0 and older) define no `excluded_paths`: it must exclude nothing, not fail."""
+    (entry,) = yaml.safe_load((TEMPLATE / "copier.yml").read_text())["_exclude"]
+    environment = SandboxedEnvironment(undefined=StrictUndefined)
+    assert environment.from_string(entry).render() == ""
+    assert environment.from_string(entry).render(excluded_paths="/docs\n/dvc.yaml") == (
+        "/docs\n/dvc.yaml"
+    )

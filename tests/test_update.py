@@ -228,7 +228,7 @@ def test_update_keeps_team_edits_and_brings_template_changes(
 
 
 def _same_line_change(template: Path) -> None:
-    config = template / "template/configs/model/default.yaml.jinja"
+    config = template / "variants/ml_framework/sklearn/configs/model/default.yaml.jinja"
     config.write_text(config.read_text().replace("n_estimators: 200", "n_estimators: 250"))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .helpers import render, tool
+from .helpers import TEMPLATE, render, tool
 
 WORKFLOW = ".github/workflows/ci.yml"
 
@@ -242,3 +242,47 @@ def test_delivery_workflows_exist_only_with_their_features(
 ) -> None:
     project = render(tmp_path / "p", **answers)
     assert {name for name in (CD, MODEL_VALIDATION) if (project / name).exists()} == present
+
+
+# This repository's own workflow (it runs on GitHub, not here: .ci/run is the gate).
+
+OWN_WORKFLOW = TEMPLATE / ".github/workflows/tests.yml"
+
+
+def _own_workflow() -> dict[Any, Any]:
+    workflow: dict[Any, Any] = yaml.safe_load(OWN_WORKFLOW.read_text())
+    return workflow
+
+
+def test_this_repositorys_workflow_is_valid_against_githubs_schema() -> None:
+    tool("check-jsonschema")("--builtin-schema", "vendor.github-workflows", OWN_WORKFLOW)
+
+
+def test_this_repositorys_workflow_only_reads_and_keeps_no_token() -> None:
+    workflow = _own_workflow()
+    assert workflow["permissions"] == {"contents": "read"}
+    for job in workflow["jobs"].values():
+        assert "permissions" not in job
+        checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout"))
+        assert checkout["with"]["persist-credentials"] is False
+        assert checkout["with"]["fetch-depth"] == 0  # every release's commit
+
+
+def test_render_and_update_tests_run_on_linux_macos_and_windows() -> None:
+    job = _own_workflow()["jobs"]["render-and-update"]
+    assert set(job["strategy"]["matrix"]["os"]) == {
+        "ubuntu-latest",
+        "macos-latest",
+        "windows-latest",
+    }
+    command = next(s["run"] for s in job["steps"] if "pytest" in s.get("run", ""))
+    named = {word for word in command.split() if word.startswith("tests/")}
+    assert {"tests/test_render.py", "tests/test_update.py", "tests/test_layout.py"} <= named
+    assert all((TEMPLATE / name).is_file() for name in named), named
+    assert '-m "not build"' in command
+
+
+def test_build_tests_run_on_linux_as_the_gate_runs_them() -> None:
+    job = _own_workflow()["jobs"]["build"]
+    assert job["runs-on"] == "ubuntu-latest"
+    assert [s["run"] for s in job["steps"] if "run" in s] == ["bash .ci/run"]
