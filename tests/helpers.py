@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
 from copier import run_copy
 from plumbum import local
 from plumbum.machines import LocalCommand
@@ -27,6 +28,14 @@ CONFIG_SYSTEMS = ["yaml", "hydra"]
 FRAMEWORKS = ["sklearn", "pytorch"]
 #: Every tier x package manager x tracker x config system x framework.
 COMBINATIONS = list(itertools.product(TIERS, MANAGERS, TRACKERS, CONFIG_SYSTEMS, FRAMEWORKS))
+
+
+#: One pytest parameter per combination, kept on one xdist worker so that every test
+#: module reads the same render of it (see `rendered`).
+COMBINATION_PARAMS = [
+    pytest.param(c, marks=pytest.mark.xdist_group("render-" + "-".join(c)), id="-".join(c))
+    for c in COMBINATIONS
+]
 
 
 def combination_answers(combination: tuple[str, ...]) -> dict[str, str]:
@@ -100,24 +109,24 @@ def render_release(template: Path, ref: str, dst: Path, **answers: Any) -> Path:
     return dst
 
 
-def project_files(root: Path) -> set[str]:
-    """Every file of a generated project, as POSIX paths relative to it."""
+def _project_paths(root: Path, folders: bool) -> set[str]:
     skip = {".git", ".venv"}
     return {
         path.relative_to(root).as_posix()
         for path in root.rglob("*")
-        if path.is_file() and not skip & set(path.relative_to(root).parts)
+        if (path.is_dir() if folders else path.is_file())
+        and not skip & set(path.relative_to(root).parts)
     }
+
+
+def project_files(root: Path) -> set[str]:
+    """Every file of a generated project, as POSIX paths relative to it."""
+    return _project_paths(root, folders=False)
 
 
 def project_folders(root: Path) -> set[str]:
     """Every folder of a generated project, as POSIX paths relative to it."""
-    skip = {".git", ".venv"}
-    return {
-        path.relative_to(root).as_posix()
-        for path in root.rglob("*")
-        if path.is_dir() and not skip & set(path.relative_to(root).parts)
-    }
+    return _project_paths(root, folders=True)
 
 
 def parent_folders(files: set[str]) -> set[str]:
@@ -173,6 +182,8 @@ PROJECT_ENV = {
     "PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}",
     "UV_PYTHON_DOWNLOADS": "never",
     "POETRY_VIRTUALENVS_IN_PROJECT": "true",
+    # DVC reports usage unless told not to; the tests reach no network but the index.
+    "DVC_NO_ANALYTICS": "1",
     "GIT_AUTHOR_NAME": "Test",
     "GIT_AUTHOR_EMAIL": "test@example.com",
     "GIT_COMMITTER_NAME": "Test",
@@ -299,3 +310,43 @@ def template_repo(dst: Path) -> tuple[Path, str]:
     tag = f"v{version}" if f"v{version}" not in tags else f"v{major}.{minor}.{patch + 1}.dev0"
     git(*identity, "tag", "-a", tag, "-m", tag)
     return dst, tag
+
+
+#: How a small project installs (it has no Makefile), as its README says.
+SMALL_INSTALL = {"uv": ["uv", "sync"], "poetry": ["poetry", "install"]}
+
+
+class BuildProjects:
+    """The installed projects of a session, each generated and installed once.
+
+    Several test modules use the same project (test_build and test_dvc share the large
+    ones); they name it by tier and package manager, and keep it on one xdist worker
+    with the group ``<tier>-<manager>``. A test that changes a project puts it back.
+    """
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self._factory = factory
+        self._projects: dict[tuple[str, str], Path] = {}
+        self._pipelines: dict[Path, str] = {}
+
+    def installed(self, tier: str, manager: str) -> Path:
+        """A fresh project of this tier in a new git repository, installed by its manager."""
+        if (tier, manager) not in self._projects:
+            answers = {"tier": tier, "package_manager": manager}
+            if manager == "poetry":
+                # Poetry's default source cannot resolve here; the simple index can.
+                answers["package_index_url"] = public_index_url()
+            dst = render(self._factory.mktemp(f"{tier}-{manager}") / "project", **answers)
+            run_in(dst, "git", "init", "--quiet")
+            run_in(dst, "git", "add", "--all")
+            run_in(dst, "git", "commit", "--quiet", "--message", "chore: generate from copier-ml")
+            run_in(dst, *(SMALL_INSTALL[manager] if tier == "small" else ["make", "install-dev"]))
+            self._projects[tier, manager] = dst
+        return self._projects[tier, manager]
+
+    def pipeline(self, project: Path, *targets: str) -> str:
+        """Run the project's pipeline targets once per session; what they logged."""
+        if project not in self._pipelines:
+            _, out, err = run_in(project, "make", *targets)
+            self._pipelines[project] = out + err
+        return self._pipelines[project]

@@ -1,7 +1,10 @@
 """Generated projects install with their own package manager and pass their own gates.
 
 Each project is generated once per module, in a fresh git repository, and installed
-the way its README says; every test then runs one of the project's own commands.
+the way its README says, and its pipeline runs once; every test then runs one of the
+project's own commands. The gates (lint, test, the pipeline targets, pre-commit) run
+under both package managers; what does not depend on the manager (the notebooks, a
+second config, cleaning, serving, a failing gate) runs in the uv project only.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import signal
 import socket
 import time
@@ -21,26 +23,9 @@ import pytest
 import yaml
 from plumbum import local
 
-from .helpers import PROJECT_ENV, public_index_url, render, run_in
+from .helpers import PROJECT_ENV, BuildProjects, run_in
 
 pytestmark = pytest.mark.build
-
-#: How a small project installs (it has no Makefile), as its README says.
-SMALL_INSTALL = {"uv": ["uv", "sync"], "poetry": ["poetry", "install"]}
-
-
-def _installed(factory: pytest.TempPathFactory, tier: str, manager: str) -> Path:
-    """A fresh project of this tier in a new git repository, installed by its manager."""
-    answers = {"tier": tier, "package_manager": manager}
-    if manager == "poetry":
-        # Poetry's default source cannot resolve here; the simple index can.
-        answers["package_index_url"] = public_index_url()
-    dst = render(factory.mktemp(f"{tier}-{manager}") / "project", **answers)
-    run_in(dst, "git", "init", "--quiet")
-    run_in(dst, "git", "add", "--all")
-    run_in(dst, "git", "commit", "--quiet", "--message", "chore: generate from copier-ml")
-    run_in(dst, *(SMALL_INSTALL[manager] if tier == "small" else ["make", "install-dev"]))
-    return dst
 
 
 def _per_manager(tier: str) -> list[Any]:
@@ -48,19 +33,37 @@ def _per_manager(tier: str) -> list[Any]:
     return [pytest.param(m, marks=pytest.mark.xdist_group(f"{tier}-{m}")) for m in ("uv", "poetry")]
 
 
+def _uv_only(tier: str) -> pytest.MarkDecorator:
+    """Run a test in the uv project of the tier only (the same installed project)."""
+    uv = pytest.param("uv", marks=pytest.mark.xdist_group(f"{tier}-uv"), id="uv")
+    return pytest.mark.parametrize(tier, [uv], indirect=True)
+
+
 @pytest.fixture(scope="module", params=_per_manager("small"))
-def small(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _installed(tmp_path_factory, "small", request.param)
+def small(request: pytest.FixtureRequest, build_projects: BuildProjects) -> Path:
+    return build_projects.installed("small", request.param)
 
 
 @pytest.fixture(scope="module", params=_per_manager("medium"))
-def medium(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _installed(tmp_path_factory, "medium", request.param)
+def medium(request: pytest.FixtureRequest, build_projects: BuildProjects) -> Path:
+    return build_projects.installed("medium", request.param)
 
 
 @pytest.fixture(scope="module", params=_per_manager("large"))
-def large(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _installed(tmp_path_factory, "large", request.param)
+def large(request: pytest.FixtureRequest, build_projects: BuildProjects) -> Path:
+    return build_projects.installed("large", request.param)
+
+
+@pytest.fixture(scope="module")
+def medium_pipeline(medium: Path, build_projects: BuildProjects) -> tuple[Path, str]:
+    """The medium project after `make data-process train evaluate`, and what it logged."""
+    return medium, build_projects.pipeline(medium, "data-process", "train", "evaluate")
+
+
+@pytest.fixture(scope="module")
+def large_pipeline(large: Path, build_projects: BuildProjects) -> tuple[Path, str]:
+    """The large project after `make pipeline` (`dvc repro`), and what it logged."""
+    return large, build_projects.pipeline(large, "pipeline")
 
 
 def test_medium_install_creates_the_lock_and_the_git_hook(medium: Path) -> None:
@@ -77,8 +80,10 @@ def test_medium_passes_make_test(medium: Path) -> None:
     assert " passed" in out and " failed" not in out
 
 
-def test_medium_pipeline_writes_data_model_metrics_and_figure(medium: Path) -> None:
-    run_in(medium, "make", "data-process", "train", "evaluate")
+def test_medium_pipeline_writes_data_model_metrics_and_figure(
+    medium_pipeline: tuple[Path, str],
+) -> None:
+    medium, _ = medium_pipeline
     assert (medium / "data/raw/wine.csv").is_file()
     assert (medium / "data/processed/train.csv").is_file()
     assert (medium / "data/processed/test.csv").is_file()
@@ -89,13 +94,16 @@ def test_medium_pipeline_writes_data_model_metrics_and_figure(medium: Path) -> N
     assert (medium / "reports/figures/confusion_matrix.png").stat().st_size > 1000
 
 
-def test_medium_training_is_tracked_in_the_local_mlflow_store(medium: Path) -> None:
-    run_in(medium, "make", "data-process", "train")
+def test_medium_training_is_tracked_in_the_local_mlflow_store(
+    medium_pipeline: tuple[Path, str],
+) -> None:
+    medium, log = medium_pipeline
     assert (medium / "mlflow.db").stat().st_size > 0
+    assert "Logged MLflow run " in log
 
 
-def test_medium_predicts_for_new_rows(medium: Path, tmp_path: Path) -> None:
-    run_in(medium, "make", "data-process", "train")
+def test_medium_predicts_for_new_rows(medium_pipeline: tuple[Path, str], tmp_path: Path) -> None:
+    medium, _ = medium_pipeline
     out = tmp_path / "predictions.csv"
     run_in(medium, "make", "predict", "INPUT=data/processed/test.csv", f"OUTPUT={out}")
     rows = out.read_text().splitlines()
@@ -104,8 +112,9 @@ def test_medium_predicts_for_new_rows(medium: Path, tmp_path: Path) -> None:
     assert len(rows) == len(test_rows)
 
 
-def test_medium_trains_with_another_config(medium: Path) -> None:
-    run_in(medium, "make", "data-process")
+@_uv_only("medium")
+def test_medium_trains_with_another_config(medium_pipeline: tuple[Path, str]) -> None:
+    medium, _ = medium_pipeline
     model = yaml.safe_load((medium / "configs/model/default.yaml").read_text())
     model.update(name="logistic_regression", params={"max_iter": 500})
     (medium / "configs/model/linear.yaml").write_text(yaml.safe_dump(model))
@@ -132,13 +141,16 @@ def test_medium_make_help_lists_every_target(medium: Path) -> None:
     assert expected <= listed
 
 
-def test_medium_clean_data_keeps_the_folders(medium: Path) -> None:
-    run_in(medium, "make", "data-process")
+@_uv_only("medium")
+def test_medium_clean_data_keeps_the_folders(medium_pipeline: tuple[Path, str]) -> None:
+    medium, _ = medium_pipeline
     run_in(medium, "make", "clean-data")
     assert sorted(p.name for p in (medium / "data/raw").iterdir()) == [".gitkeep"]
     assert sorted(p.name for p in (medium / "data/processed").iterdir()) == [".gitkeep"]
+    run_in(medium, "make", "data-process")  # as the other tests found it
 
 
+@_uv_only("medium")
 def test_medium_notebooks_run_top_to_bottom(medium: Path) -> None:
     notebooks = sorted((medium / "notebooks").glob("*.ipynb"))
     assert len(notebooks) == 4
@@ -153,6 +165,18 @@ def test_medium_passes_pre_commit_on_all_files(medium: Path) -> None:
     assert changed == ""  # no hook had anything to fix
 
 
+def test_large_pipeline_runs_every_dvc_stage_and_writes_the_lock(
+    large_pipeline: tuple[Path, str],
+) -> None:
+    large, log = large_pipeline
+    assert [s for s in ("data", "train", "evaluate") if f"Running stage '{s}'" not in log] == []
+    assert list(yaml.safe_load((large / "dvc.lock").read_text())["stages"]) == [
+        "data",
+        "train",
+        "evaluate",
+    ]
+
+
 def test_large_passes_make_lint(large: Path) -> None:
     run_in(large, "make", "lint")
 
@@ -164,21 +188,27 @@ def test_large_make_test_runs_unit_integration_and_e2e_tests(large: Path) -> Non
         assert f"tests/{layer}/test_" in out
 
 
-def test_large_clean_data_keeps_all_four_data_folders(large: Path) -> None:
-    run_in(large, "make", "data-process")
+@_uv_only("large")
+def test_large_clean_data_keeps_all_four_data_folders(large_pipeline: tuple[Path, str]) -> None:
+    large, _ = large_pipeline
     (large / "data/interim/step.csv").write_text("a\n1\n")
     run_in(large, "make", "clean-data")
     for folder in ("raw", "interim", "processed", "external"):
         assert [p.name for p in (large / "data" / folder).iterdir()] == [".gitkeep"]
+    run_in(large, "make", "data-process")  # as the other tests found it
 
 
-def test_large_gate_passes_on_the_default_pipeline(large: Path) -> None:
-    _, _, log = run_in(large, "make", "data-process", "train", "evaluate", "validate-model")
+def test_large_gate_passes_on_the_default_pipeline(large_pipeline: tuple[Path, str]) -> None:
+    large, _ = large_pipeline
+    _, _, log = run_in(large, "make", "validate-model")
     assert "Model validation passed" in log
 
 
-def test_large_gate_fails_naming_the_metric_below_its_threshold(large: Path) -> None:
-    run_in(large, "make", "data-process", "train", "evaluate")
+@_uv_only("large")
+def test_large_gate_fails_naming_the_metric_below_its_threshold(
+    large_pipeline: tuple[Path, str],
+) -> None:
+    large, _ = large_pipeline
     config = large / "configs/training/default.yaml"
     settings = yaml.safe_load(config.read_text())
     settings["thresholds"] = {"accuracy": 1.01, "f1_macro": 0.5}
@@ -199,9 +229,10 @@ def test_large_builds_its_documentation_strictly(large: Path) -> None:
     assert ignored == ""
 
 
-def test_large_serves_predictions_over_http(large: Path) -> None:
+@_uv_only("large")
+def test_large_serves_predictions_over_http(large_pipeline: tuple[Path, str]) -> None:
     """`make serve` as a user runs it: the real server, real requests, then stopped."""
-    run_in(large, "make", "data-process", "train")
+    large, _ = large_pipeline
     port = _free_port()
     config = large / "configs/deployment/default.yaml"
     settings = yaml.safe_load(config.read_text())
@@ -276,15 +307,3 @@ def _first_test_row(project: Path) -> dict[str, float]:
 def _run(project: Path) -> list[str]:
     """The project's own `run` prefix, from its package manager's lock file."""
     return ["uv", "run"] if (project / "uv.lock").exists() else ["poetry", "run"]
-
-
-@pytest.fixture(autouse=True)
-def _no_stale_outputs(request: pytest.FixtureRequest) -> None:
-    """Each pipeline test starts from generated data, not from the previous test's."""
-    project = request.node.funcargs.get("medium") or request.node.funcargs.get("large")
-    if project is None:
-        return
-    for folder in ("data/raw", "data/processed", "models", "reports/figures"):
-        for path in (project / folder).iterdir():
-            if path.name != ".gitkeep":
-                shutil.rmtree(path) if path.is_dir() else path.unlink()

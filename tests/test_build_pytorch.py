@@ -66,15 +66,26 @@ def test_passes_make_test_unit_integration_and_e2e(project: Path) -> None:
         assert layer in out or layer.rstrip("/") in out, layer
 
 
-def test_training_logs_its_epochs(project: Path) -> None:
-    _, out, err = run_in(project, "make", "train", "ARGS=model.epochs=20")
-    assert "epoch 10/20" in out + err
-    assert "epoch 20/20" in out + err
-
-
-def test_training_twice_with_the_same_seed_gives_the_same_weights(project: Path) -> None:
+@pytest.fixture(scope="module")
+def two_trainings(project: Path) -> list[str]:
+    """`make train` twice, in two processes, each into its own model file; their logs."""
+    logs = []
     for name in ("first", "second"):
-        run_in(project, "make", "train", f"ARGS=model.epochs=5 model_path=models/{name}.pt")
+        _, out, err = run_in(
+            project, "make", "train", f"ARGS=model.epochs=20 model_path=models/{name}.pt"
+        )
+        logs.append(out + err)
+    return logs
+
+
+def test_training_logs_its_epochs(two_trainings: list[str]) -> None:
+    assert "epoch 10/20" in two_trainings[0]
+    assert "epoch 20/20" in two_trainings[0]
+
+
+def test_training_twice_with_the_same_seed_gives_the_same_weights(
+    project: Path, two_trainings: list[str]
+) -> None:
     same = _python(
         project,
         "import torch\n"

@@ -1,7 +1,7 @@
 """The dvc feature: a DVC pipeline that mirrors the Makefile, and a remote per answer.
 
 Render tests read dvc.yaml, .dvc/config and pyproject.toml. Build tests, marked
-`build`, install a large project with uv and with Poetry, run `make pipeline`
+`build`, take the session's installed large uv project after its `make pipeline`
 (`dvc repro`) and push to the default local remote, as the project's README says.
 """
 
@@ -19,9 +19,8 @@ from typing import Any
 import hcl2
 import pytest
 import yaml
-from plumbum import local
 
-from .helpers import makefile_recipes, public_index_url, render, run_in
+from .helpers import BuildProjects, makefile_recipes, render, run_in
 
 #: DVC stage -> the Makefile target it mirrors.
 STAGE_TARGETS = {"data": "data-process", "train": "train", "evaluate": "evaluate"}
@@ -45,8 +44,6 @@ REMOTE_URLS = {
 #: The cloud whose Terraform creates each remote's storage.
 REMOTE_CLOUDS = {"s3": "aws", "gcs": "gcp", "azure": "azure"}
 REMOTE_PLUGINS = {"local": None, "s3": "dvc-s3", "gcs": "dvc-gs", "azure": "dvc-azure"}
-#: DVC reports usage unless told not to; the tests reach no network but the index.
-NO_ANALYTICS = {"DVC_NO_ANALYTICS": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -261,11 +258,6 @@ def test_medium_has_no_dvc(tmp_path: Path) -> None:
 # Building: install, `dvc repro`, `dvc push`, once per package manager.
 
 
-def _in(project: Path, *argv: str, retcode: int | None = 0) -> tuple[int, str, str]:
-    with local.env(**NO_ANALYTICS):
-        return run_in(project, *argv, retcode=retcode)
-
-
 def _run(project: Path) -> list[str]:
     """The project's own `run` prefix, from its package manager's lock file."""
     return ["uv", "run"] if (project / "uv.lock").exists() else ["poetry", "run"]
@@ -273,29 +265,19 @@ def _run(project: Path) -> list[str]:
 
 def _dvc(project: Path, *argv: str) -> str:
     """Run DVC in the project's environment; its report, stdout and log together."""
-    _, out, err = _in(project, *_run(project), "dvc", *argv)
+    _, out, err = run_in(project, *_run(project), "dvc", *argv)
     return out + err
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("uv", marks=pytest.mark.xdist_group("large-dvc-uv")),
-        pytest.param("poetry", marks=pytest.mark.xdist_group("large-dvc-poetry")),
-    ],
-)
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A committed large project, installed, after one `make pipeline`."""
-    answers = {"tier": "large", "package_manager": request.param}
-    if request.param == "poetry":
-        answers["package_index_url"] = public_index_url()
-    project = render(tmp_path_factory.mktemp(f"dvc-{request.param}") / "project", **answers)
-    _in(project, "git", "init", "--quiet")
-    _in(project, "git", "add", "--all")
-    _in(project, "git", "commit", "--quiet", "--message", "chore: generate from copier-ml")
-    _in(project, "make", "install-dev")
-    _, out, err = _in(project, "make", "pipeline")
-    _first_repro_log(project).write_text(out + err)
+@pytest.fixture(scope="module")
+def built(build_projects: BuildProjects) -> Path:
+    """The session's large uv project (test_build's too) after its one `make pipeline`.
+
+    DVC behaves the same under either package manager; test_build runs the pipeline and
+    pre-commit in the Poetry project as well.
+    """
+    project = build_projects.installed("large", "uv")
+    _first_repro_log(project).write_text(build_projects.pipeline(project, "pipeline"))
     return project
 
 
@@ -307,10 +289,11 @@ def _first_repro_log(project: Path) -> Path:
 def restored(built: Path) -> Iterator[Path]:
     """The built project; whatever a test changed in git-tracked files is undone after."""
     yield built
-    _in(built, "git", "checkout", "--", ".")
+    run_in(built, "git", "checkout", "--", ".")
 
 
 @pytest.mark.build
+@pytest.mark.xdist_group("large-uv")
 def test_repro_runs_every_stage_and_writes_the_lock(built: Path) -> None:
     log = _first_repro_log(built).read_text()
     assert [stage for stage in STAGE_TARGETS if f"Running stage '{stage}'" not in log] == []
@@ -319,24 +302,28 @@ def test_repro_runs_every_stage_and_writes_the_lock(built: Path) -> None:
 
 
 @pytest.mark.build
+@pytest.mark.xdist_group("large-uv")
 def test_repro_writes_the_metrics(built: Path) -> None:
     metrics = json.loads((built / "reports/metrics.json").read_text())
     assert metrics["accuracy"] > 0.8
 
 
 @pytest.mark.build
+@pytest.mark.xdist_group("large-uv")
 def test_a_second_repro_runs_nothing(built: Path) -> None:
-    _, out, err = _in(built, "make", "pipeline")
+    _, out, err = run_in(built, "make", "pipeline")
     assert "Data and pipelines are up to date." in out + err
     assert "Running stage" not in out + err
 
 
 @pytest.mark.build
+@pytest.mark.xdist_group("large-uv")
 def test_status_is_clean_after_repro(built: Path) -> None:
     assert "Data and pipelines are up to date." in _dvc(built, "status")
 
 
 @pytest.mark.build
+@pytest.mark.xdist_group("large-uv")
 def test_a_feature_change_makes_train_and_evaluate_stale_not_data(restored: Path) -> None:
     with (restored / "src/ml_project/features/build_features.py").open("a") as module:
         module.write("# a new feature\n")
@@ -346,6 +333,7 @@ def test_a_feature_change_makes_train_and_evaluate_stale_not_data(restored: Path
 
 
 @pytest.mark.build
+@pytest.mark.xdist_group("large-uv")
 def test_a_model_param_change_makes_train_stale(restored: Path) -> None:
     config = restored / "configs/model/default.yaml"
     config.write_text(config.read_text().replace("n_estimators: 200", "n_estimators: 50"))
@@ -354,6 +342,7 @@ def test_a_model_param_change_makes_train_stale(restored: Path) -> None:
 
 
 @pytest.mark.build
+@pytest.mark.xdist_group("large-uv")
 def test_push_puts_every_output_in_the_local_remote(built: Path) -> None:
     _dvc(built, "push")
     stored = [path for path in (built / "dvc-storage").rglob("*") if path.is_file()]
@@ -361,6 +350,7 @@ def test_push_puts_every_output_in_the_local_remote(built: Path) -> None:
 
 
 @pytest.mark.build
+@pytest.mark.xdist_group("large-uv")
 def test_pull_brings_back_outputs_deleted_with_the_cache(built: Path) -> None:
     _dvc(built, "push")
     shutil.rmtree(built / ".dvc/cache")
@@ -372,9 +362,10 @@ def test_pull_brings_back_outputs_deleted_with_the_cache(built: Path) -> None:
 
 
 @pytest.mark.build
+@pytest.mark.xdist_group("large-uv")
 def test_data_stays_out_of_git_and_the_lock_and_metrics_go_in(built: Path) -> None:
     _dvc(built, "push")
-    _, out, _ = _in(built, "git", "status", "--porcelain", "--untracked-files=all")
+    _, out, _ = run_in(built, "git", "status", "--porcelain", "--untracked-files=all")
     changed = {line[3:] for line in out.splitlines()}
     # No data, no .gitignore edit by DVC.
     assert changed <= {"dvc.lock", METRICS, "uv.lock", "poetry.lock"}
@@ -382,9 +373,10 @@ def test_data_stays_out_of_git_and_the_lock_and_metrics_go_in(built: Path) -> No
 
 
 @pytest.mark.build
+@pytest.mark.xdist_group("large-uv")
 def test_pre_commit_accepts_the_dvc_files_as_dvc_writes_them(built: Path) -> None:
     dvc_files = ["dvc.yaml", "dvc.lock", ".dvc/config", ".dvc/.gitignore", ".dvcignore"]
-    _in(built, "git", "add", *dvc_files)
-    _in(built, *_run(built), "pre-commit", "run", "--files", *dvc_files)
-    _, changed, _ = _in(built, "git", "diff", "--name-only")
+    run_in(built, "git", "add", *dvc_files)
+    run_in(built, *_run(built), "pre-commit", "run", "--files", *dvc_files)
+    _, changed, _ = run_in(built, "git", "diff", "--name-only")
     assert changed == ""  # no hook rewrote dvc.lock, whose long commands DVC wraps

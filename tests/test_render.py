@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,7 @@ from .expected import (
     expected_files,
 )
 from .helpers import (
+    COMBINATION_PARAMS,
     COMBINATIONS,
     combination_answers,
     load_extension,
@@ -48,13 +51,9 @@ GITHUB_EXPRESSION = re.compile(r"\$\{\{[^}]*\}\}")  # ${{ github.ref }} is meant
 Combination = tuple[tuple[str, str, str, str, str], Path]
 
 
-@pytest.fixture(scope="module", params=COMBINATIONS, ids=lambda c: "-".join(c))
-def combination(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Combination:
-    dst = tmp_path_factory.mktemp("-".join(request.param))
-    render(dst, **combination_answers(request.param))
-    return request.param, dst
+@pytest.fixture(scope="module", params=COMBINATION_PARAMS)
+def combination(request: pytest.FixtureRequest, rendered: Callable[..., Path]) -> Combination:
+    return request.param, rendered(**combination_answers(request.param))
 
 
 def test_renders_exactly_the_expected_files(combination: Combination) -> None:
@@ -156,15 +155,66 @@ def typing_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv / "bin" / "python"
 
 
+#: The combinations mypy checks, one per tracker x config system x framework: every
+#: other combination holds the same Python files or fewer (tested below).
+TYPE_CHECKED = [c for c in COMBINATIONS if c[:2] == ("large", "uv")]
+
+
+def _type_checked_twin(combination: tuple[str, ...]) -> tuple[str, ...]:
+    return ("large", "uv", *combination[2:])
+
+
+def _python_files(root: Path) -> dict[str, bytes]:
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in root.rglob("*.py")}
+
+
 @pytest.mark.build
+@pytest.mark.parametrize(
+    "combination", [p for p in COMBINATION_PARAMS if p.values[0] in TYPE_CHECKED], indirect=True
+)
 def test_python_passes_mypy_strict(combination: Combination, typing_python: Path) -> None:
-    (tier, *_), dst = combination
-    if tier == "small":
-        assert not (dst / "src").exists()  # nothing to type-check: a notebook project
-        return
+    _, dst = combination
     mypy = local[str(typing_python.parent / "mypy")]
     with local.cwd(dst), local.env(MYPYPATH="src"):
         mypy("--cache-dir", typing_python.parent.parent / "mypy-cache")
+
+
+def test_every_python_file_is_one_that_mypy_checks(
+    combination: Combination, rendered: Callable[..., Path]
+) -> None:
+    """What makes type-checking TYPE_CHECKED enough: the same files, byte for byte."""
+    choices, dst = combination
+    ours = _python_files(dst)
+    twin = _python_files(rendered(**combination_answers(_type_checked_twin(choices))))
+    assert {name for name, content in ours.items() if twin.get(name) != content} == set()
+
+
+def _first_party_imports(source: str, package: str) -> set[str]:
+    """The modules of ``package`` that a Python file imports."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            found |= {name for name in names if name.split(".")[0] == package}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == package}
+    return found
+
+
+def test_every_first_party_import_resolves_within_the_project(combination: Combination) -> None:
+    """A file shared with a larger tier must not import a module only that tier has."""
+    _, dst = combination
+    modules = {
+        ".".join(path.relative_to(dst / "src").with_suffix("").parts).removesuffix(".__init__")
+        for path in (dst / "src").rglob("*.py")
+    }
+    unresolved = {
+        f"{path.relative_to(dst).as_posix()}: {name}"
+        for path in dst.rglob("*.py")
+        for name in _first_party_imports(path.read_text(), "ml_project")
+        if name not in modules and name.rpartition(".")[0] not in modules
+    }
+    assert unresolved == set()
 
 
 def test_no_text_file_has_trailing_whitespace_or_missing_final_newline(

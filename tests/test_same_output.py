@@ -3,13 +3,14 @@ changelog says this version changes: a refactor of the template changes no proje
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
 from .helpers import (
-    COMBINATIONS,
+    COMBINATION_PARAMS,
     changed_since_last_release,
     combination_answers,
     project_files,
@@ -48,13 +49,13 @@ def differing_files(old: Path, new: Path) -> set[str]:
     return differing
 
 
-@pytest.mark.parametrize("combination", COMBINATIONS, ids="-".join)
+@pytest.mark.parametrize("combination", COMBINATION_PARAMS)
 def test_every_combination_renders_what_the_last_release_did(
-    releases: Path, tmp_path: Path, combination: tuple[str, ...]
+    releases: Path, tmp_path: Path, rendered: Callable[..., Path], combination: tuple[str, ...]
 ) -> None:
     answers = combination_answers(combination)
     old = render_release(releases, LAST_RELEASE, tmp_path / "old", **answers)
-    new = render(tmp_path / "new", **answers)
+    new = rendered(**answers)
     listed = changed_since_last_release()
     assert differing_files(old, new) - listed == set()
     new_folders = {parent.as_posix() for name in listed for parent in Path(name).parents}

@@ -295,6 +295,28 @@ def test_a_dropped_file_the_team_edited_is_put_back(
     assert "Kept your edited CONTRIBUTING.md" in log
 
 
+def test_edits_survive_the_split_of_utils_helpers(
+    releases: tuple[Path, str], tmp_path: Path
+) -> None:
+    """0.4.0 split utils/helpers.py by job: the team's edits to the modules that import it
+    survive, and the team's own helpers.py is kept, as its modules still import it."""
+    template, newest = releases
+    project = generate(template, "v0.3.0", tmp_path / "project", tier="medium")
+    append(project / "src/ml_project/models/train.py", "\n\nTEAM_SEED = 7\n")
+    append(
+        project / "src/ml_project/utils/helpers.py", "\n\ndef team_helper() -> int:\n    return 7\n"
+    )
+    commit(project, "feat: our seed and helper")
+    log = update(project, "-r", newest)
+    train = (project / "src/ml_project/models/train.py").read_text()
+    assert "TEAM_SEED = 7" in train
+    assert "from ml_project.utils.config import ModelConfig, TrainingConfig" in train
+    assert "def team_helper()" in (project / "src/ml_project/utils/helpers.py").read_text()
+    assert "Kept your edited src/ml_project/utils/helpers.py" in log
+    assert (project / "src/ml_project/utils/config_loader.py").is_file()
+    assert unresolved(project) == []
+
+
 # 3. Growing in place, and going down.
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ from .helpers import TEMPLATE, render, tool
 WORKFLOW = ".github/workflows/ci.yml"
 
 
-def _workflow(tmp_path: Path, manager: str) -> tuple[Path, dict[Any, Any]]:
-    path = render(tmp_path / "p", package_manager=manager) / WORKFLOW
+def _workflow(rendered: Callable[..., Path], manager: str) -> tuple[Path, dict[Any, Any]]:
+    """The CI workflow of a medium project, from the session's render: read it only."""
+    path = rendered(package_manager=manager) / WORKFLOW
     return path, yaml.safe_load(path.read_text())
 
 
@@ -23,42 +25,46 @@ def _steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("manager", ["uv", "poetry"])
-def test_workflow_is_valid_against_githubs_schema(tmp_path: Path, manager: str) -> None:
-    path, _ = _workflow(tmp_path, manager)
+def test_workflow_is_valid_against_githubs_schema(
+    rendered: Callable[..., Path], manager: str
+) -> None:
+    path, _ = _workflow(rendered, manager)
     tool("check-jsonschema")("--builtin-schema", "vendor.github-workflows", path)
 
 
 @pytest.mark.parametrize("manager", ["uv", "poetry"])
-def test_workflow_only_reads_the_repository(tmp_path: Path, manager: str) -> None:
-    _, workflow = _workflow(tmp_path, manager)
+def test_workflow_only_reads_the_repository(rendered: Callable[..., Path], manager: str) -> None:
+    _, workflow = _workflow(rendered, manager)
     assert workflow["permissions"] == {"contents": "read"}
 
 
 @pytest.mark.parametrize("manager", ["uv", "poetry"])
-def test_workflow_runs_on_push_and_pull_request(tmp_path: Path, manager: str) -> None:
-    _, workflow = _workflow(tmp_path, manager)
+def test_workflow_runs_on_push_and_pull_request(
+    rendered: Callable[..., Path], manager: str
+) -> None:
+    _, workflow = _workflow(rendered, manager)
     # YAML 1.1 reads the bare key `on` as True.
     triggers = workflow.get("on", workflow.get(True))
     assert set(triggers) == {"push", "pull_request"}
 
 
 @pytest.mark.parametrize("manager", ["uv", "poetry"])
-def test_workflow_lints_type_checks_and_tests(tmp_path: Path, manager: str) -> None:
-    _, workflow = _workflow(tmp_path, manager)
+def test_workflow_lints_type_checks_and_tests(rendered: Callable[..., Path], manager: str) -> None:
+    _, workflow = _workflow(rendered, manager)
     commands = [step.get("run", "") for step in _steps(workflow)]
     assert "make lint" in commands
     assert "make test" in commands
 
 
-def test_uv_workflow_installs_from_the_lock_with_a_cache(tmp_path: Path) -> None:
-    _, workflow = _workflow(tmp_path, "uv")
+def test_uv_workflow_installs_from_the_lock_with_a_cache(rendered: Callable[..., Path]) -> None:
+    _, workflow = _workflow(rendered, "uv")
     setup = next(s for s in _steps(workflow) if s.get("uses", "").startswith("astral-sh/setup-uv"))
     assert setup["with"]["enable-cache"] is True
     assert any("uv sync --locked" in step.get("run", "") for step in _steps(workflow))
 
 
-def test_poetry_workflow_checks_the_lock_and_caches(tmp_path: Path) -> None:
-    _, workflow = _workflow(tmp_path, "poetry")
+def test_poetry_workflow_checks_the_lock_and_caches(rendered: Callable[..., Path]) -> None:
+    _, workflow = _workflow(rendered, "poetry")
     setup = next(
         s for s in _steps(workflow) if s.get("uses", "").startswith("actions/setup-python")
     )
@@ -66,10 +72,13 @@ def test_poetry_workflow_checks_the_lock_and_caches(tmp_path: Path) -> None:
     assert any("poetry check --lock" in step.get("run", "") for step in _steps(workflow))
 
 
-def test_broken_workflow_is_caught_by_the_schema_check(tmp_path: Path) -> None:
+def test_broken_workflow_is_caught_by_the_schema_check(
+    rendered: Callable[..., Path], tmp_path: Path
+) -> None:
     """The schema check above can fail: a job without runs-on is refused."""
-    path, _ = _workflow(tmp_path, "uv")
-    text = path.read_text()
+    source, _ = _workflow(rendered, "uv")
+    text = source.read_text()
+    path = tmp_path / source.name
     assert "    runs-on: ubuntu-latest\n" in text
     path.write_text(text.replace("    runs-on: ubuntu-latest\n", ""))
     result = tool("check-jsonschema").run(
@@ -91,8 +100,9 @@ LOGIN_ACTIONS = {
 BUILD_ACTIONS = {"docker/setup-buildx-action", "docker/build-push-action"}
 
 
-def _large(tmp_path: Path, name: str, **answers: Any) -> tuple[Path, dict[Any, Any]]:
-    path = render(tmp_path / "p", tier="large", **answers) / name
+def _large(rendered: Callable[..., Path], name: str, **answers: Any) -> tuple[Path, dict[Any, Any]]:
+    """A workflow of a large project, from the session's render: read it only."""
+    path = rendered(tier="large", **answers) / name
     return path, yaml.safe_load(path.read_text())
 
 
@@ -117,22 +127,22 @@ def _build_step(job: dict[str, Any]) -> dict[str, Any]:
     ("manager", "cloud"), [("uv", "aws"), ("poetry", "aws"), ("uv", "gcp"), ("uv", "azure")]
 )
 def test_cd_workflow_is_valid_against_githubs_schema(
-    tmp_path: Path, manager: str, cloud: str
+    rendered: Callable[..., Path], manager: str, cloud: str
 ) -> None:
-    path, _ = _large(tmp_path, CD, package_manager=manager, cloud_provider=cloud)
+    path, _ = _large(rendered, CD, package_manager=manager, cloud_provider=cloud)
     tool("check-jsonschema")("--builtin-schema", "vendor.github-workflows", path)
 
 
 @pytest.mark.parametrize("manager", ["uv", "poetry"])
 def test_model_validation_workflow_is_valid_against_githubs_schema(
-    tmp_path: Path, manager: str
+    rendered: Callable[..., Path], manager: str
 ) -> None:
-    path, _ = _large(tmp_path, MODEL_VALIDATION, package_manager=manager)
+    path, _ = _large(rendered, MODEL_VALIDATION, package_manager=manager)
     tool("check-jsonschema")("--builtin-schema", "vendor.github-workflows", path)
 
 
-def test_cd_runs_only_for_version_tags_or_by_hand(tmp_path: Path) -> None:
-    _, workflow = _large(tmp_path, CD)
+def test_cd_runs_only_for_version_tags_or_by_hand(rendered: Callable[..., Path]) -> None:
+    _, workflow = _large(rendered, CD)
     triggers = _triggers(workflow)
     assert set(triggers) == {"push", "workflow_dispatch"}
     assert triggers["push"] == {"tags": ["v*"]}
@@ -142,25 +152,27 @@ def test_cd_runs_only_for_version_tags_or_by_hand(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_cd_asks_only_to_read_the_repository_and_for_an_oidc_token(
-    tmp_path: Path, cloud: str
+    rendered: Callable[..., Path], cloud: str
 ) -> None:
-    _, workflow = _large(tmp_path, CD, cloud_provider=cloud)
+    _, workflow = _large(rendered, CD, cloud_provider=cloud)
     assert workflow["permissions"] in ({}, {"contents": "read"})
     assert _only_job(workflow)["permissions"] == {"contents": "read", "id-token": "write"}
 
 
 @pytest.mark.parametrize("cloud", CLOUDS)
-def test_cd_logs_in_with_the_chosen_clouds_actions(tmp_path: Path, cloud: str) -> None:
-    _, workflow = _large(tmp_path, CD, cloud_provider=cloud)
+def test_cd_logs_in_with_the_chosen_clouds_actions(
+    rendered: Callable[..., Path], cloud: str
+) -> None:
+    _, workflow = _large(rendered, CD, cloud_provider=cloud)
     setup = {"actions/checkout", "astral-sh/setup-uv"}
     assert _actions(_only_job(workflow)) == setup | BUILD_ACTIONS | LOGIN_ACTIONS[cloud]
 
 
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_cd_names_the_registry_only_through_repository_variables(
-    tmp_path: Path, cloud: str
+    rendered: Callable[..., Path], cloud: str
 ) -> None:
-    path, workflow = _large(tmp_path, CD, cloud_provider=cloud)
+    path, workflow = _large(rendered, CD, cloud_provider=cloud)
     assert _only_job(workflow)["env"]["IMAGE"].startswith("${{ vars.IMAGE_REPOSITORY }}")
     text = path.read_text()
     assert "terraform output image_repository_url" in text
@@ -170,9 +182,9 @@ def test_cd_names_the_registry_only_through_repository_variables(
 
 @pytest.mark.parametrize("manager", ["uv", "poetry"])
 def test_cd_trains_the_model_then_pushes_the_dockerfiles_image(
-    tmp_path: Path, manager: str
+    rendered: Callable[..., Path], manager: str
 ) -> None:
-    _, workflow = _large(tmp_path, CD, package_manager=manager)
+    _, workflow = _large(rendered, CD, package_manager=manager)
     job = _only_job(workflow)
     commands = [step.get("run", "") for step in job["steps"]]
     build = _build_step(job)
@@ -182,26 +194,26 @@ def test_cd_trains_the_model_then_pushes_the_dockerfiles_image(
     assert build["with"]["push"] is True
 
 
-def test_cd_tags_the_image_with_the_git_tag_and_the_commit(tmp_path: Path) -> None:
-    _, workflow = _large(tmp_path, CD)
+def test_cd_tags_the_image_with_the_git_tag_and_the_commit(rendered: Callable[..., Path]) -> None:
+    _, workflow = _large(rendered, CD)
     tags = _build_step(_only_job(workflow))["with"]["tags"].splitlines()
     assert tags == ["${{ env.IMAGE }}:${{ github.ref_name }}", "${{ env.IMAGE }}:${{ github.sha }}"]
 
 
 @pytest.mark.parametrize(("cloud", "image_suffix"), [("aws", ""), ("gcp", "/ml-project")])
 def test_cd_names_the_image_as_the_clouds_registry_expects(
-    tmp_path: Path, cloud: str, image_suffix: str
+    rendered: Callable[..., Path], cloud: str, image_suffix: str
 ) -> None:
     """ECR's repository URL is the image; Artifact Registry's and ACR's hold images."""
-    _, workflow = _large(tmp_path, CD, cloud_provider=cloud)
+    _, workflow = _large(rendered, CD, cloud_provider=cloud)
     assert _only_job(workflow)["env"]["IMAGE"] == "${{ vars.IMAGE_REPOSITORY }}" + image_suffix
 
 
 @pytest.mark.parametrize("manager", ["uv", "poetry"])
 def test_model_validation_runs_on_pull_requests_and_only_reads(
-    tmp_path: Path, manager: str
+    rendered: Callable[..., Path], manager: str
 ) -> None:
-    _, workflow = _large(tmp_path, MODEL_VALIDATION, package_manager=manager)
+    _, workflow = _large(rendered, MODEL_VALIDATION, package_manager=manager)
     assert set(_triggers(workflow)) == {"pull_request", "workflow_dispatch"}
     assert workflow["permissions"] == {"contents": "read"}
     assert "permissions" not in _only_job(workflow)
@@ -209,15 +221,17 @@ def test_model_validation_runs_on_pull_requests_and_only_reads(
 
 @pytest.mark.parametrize("manager", ["uv", "poetry"])
 def test_model_validation_reproduces_the_pipeline_before_the_gate(
-    tmp_path: Path, manager: str
+    rendered: Callable[..., Path], manager: str
 ) -> None:
-    _, workflow = _large(tmp_path, MODEL_VALIDATION, package_manager=manager)
+    _, workflow = _large(rendered, MODEL_VALIDATION, package_manager=manager)
     commands = [step.get("run", "") for step in _only_job(workflow)["steps"]]
     assert commands.index("make pipeline") < commands.index("make validate-model")
 
 
-def test_model_validation_keeps_the_metrics_and_summarises_them(tmp_path: Path) -> None:
-    _, workflow = _large(tmp_path, MODEL_VALIDATION)
+def test_model_validation_keeps_the_metrics_and_summarises_them(
+    rendered: Callable[..., Path],
+) -> None:
+    _, workflow = _large(rendered, MODEL_VALIDATION)
     steps = _only_job(workflow)["steps"]
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
     assert upload["with"]["path"] == "reports/metrics.json"
