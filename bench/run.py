@@ -9,12 +9,13 @@ template against copier's own floor on the same machine in the same run.
    clones it, so both pay a clone). Each tier is also compared with its plain twin:
    a template with exactly the files that tier renders, copied verbatim (one
    question, nothing rendered, no extensions). The twin is copier's floor for that
-   many files; the gap to it is ours (questions, extensions, rendering, Jinja in file
-   names, cloning this repository). Our template is copied from a clone with the
+   many files; the gap to it is ours (questions, extensions, rendering, cloning this
+   repository). Our template is copied from a clone with the
    working tree committed and tagged, as users copy a release, so that no case pays
    for copier's commit of uncommitted changes. Every case is copied once to warm up,
    then ``--repeat`` times, interleaved; we keep the median. Target: a large copy
-   costs at most 1.15x its plain twin.
+   costs at most 1.15x its plain twin. One more case empties our compile cache
+   (extensions/compile_cache.py) before each copy: a machine's first copy.
 2. Time to first green of a generated project, per tier and package manager: copy,
    ``git init``, then the tier's steps, each timed: ``make install-dev``, ``make
    lint`` and ``make test`` for medium; ``make install-dev``, ``make pipeline`` (``dvc
@@ -34,6 +35,13 @@ template against copier's own floor on the same machine in the same run.
    ``--repeat`` times, interleaved; the median, and PyTorch as a ratio to
    scikit-learn. Each run includes the interpreter start and imports, as a user sees.
 
+5. This repository's ``make test`` from a fresh clone without tags, as ``.ci/run``
+   runs it: ``make test`` with ``PYTEST_ADDOPTS`` asking for verbose output and every
+   duration, so that the command is the README's. Reported: the wall time (target: at
+   most 15 minutes on 2 cores), and per xdist group of build tests its tests, the
+   workers that ran them and their seconds. One worker per group is one install of
+   that project per session.
+
 Usage: ``.venv/bin/python bench/run.py [--repeat N] [--skip-green] [--write]``.
 ``--write`` replaces the measured section of docs/performance.md.
 """
@@ -49,7 +57,8 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from importlib.metadata import version
@@ -57,11 +66,12 @@ from pathlib import Path
 from typing import Any
 
 from copier import run_copy, run_update
+from jinja2 import FileSystemBytecodeCache
 from plumbum import local
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.helpers import local_torch, public_index_url  # noqa: E402
+from tests.helpers import load_extension, local_torch, public_index_url  # noqa: E402
 
 #: copier, uv and poetry live beside the interpreter running this script (.venv/bin).
 TOOLS = Path(sys.executable).parent
@@ -70,6 +80,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 TIERS = ("small", "medium", "large")
 COPY_TARGET = 1.15  # a large copy: at most this many times its plain twin
 GREEN_TARGET = 60.0  # seconds, medium with uv, warm cache
+SUITE_TARGET = 15 * 60.0  # seconds, `make test` from a fresh clone on 2 cores
 #: The make targets that take each tier from a fresh copy to green.
 STEPS = {
     "medium": ("install-dev", "lint", "test"),
@@ -135,6 +146,9 @@ def bench_copy(repeat: int) -> dict[str, tuple[int, float]]:
             twin = plain_template(work / f"twin-{tier}", files)
             cases[f"twin-{tier}"] = (partial(copy, twin), len(files))
             cases[tier] = (partial(copy_at, template, tier=tier, tag="v1"), len(files))
+        # Last in each round, so that the rounds' other copies find the cache filled.
+        cases["large-cold"] = (partial(cold_copy_at, template, tier="large", tag="v1"),
+                               cases["large"][1])  # fmt: skip
         samples: dict[str, list[float]] = {name: [] for name in cases}
         for run in range(repeat + 1):  # run 0 warms imports, Jinja and the file cache
             for name, (action, _) in cases.items():
@@ -177,6 +191,12 @@ def copy_at(template: Path, dst: Path, tier: str, tag: str) -> None:
              vcs_ref=tag)  # fmt: skip
 
 
+def cold_copy_at(template: Path, dst: Path, tier: str, tag: str) -> None:
+    """A copy on a machine that never rendered this template: compile cache emptied."""
+    FileSystemBytecodeCache(pattern=load_extension("compile_cache").PATTERN).clear()
+    copy_at(template, dst, tier, tag)
+
+
 def update_to(project: Path, tag: str) -> None:
     with local.cwd(project):  # the migrations run git in the working directory
         run_update(project, defaults=True, unsafe=True, quiet=True, vcs_ref=tag, overwrite=True,
@@ -215,6 +235,19 @@ def bench_update(repeat: int) -> dict[str, tuple[float, float]]:
     return results
 
 
+@contextmanager
+def developer_shell(tmp: Path, cwd: Path) -> Iterator[None]:
+    """A developer's shell in ``cwd``: our tools first, no active venv, bytecode on.
+
+    Some shells set PYTHONDONTWRITEBYTECODE; under it every process would compile
+    mlflow and scikit-learn from source again, which no developer waits for twice.
+    """
+    with local.env(**green_env(tmp)), local.cwd(cwd):
+        local.env.pop("VIRTUAL_ENV", None)  # an active venv would capture poetry and uv
+        local.env.pop("PYTHONDONTWRITEBYTECODE", None)
+        yield
+
+
 def green_env(tmp: Path) -> dict[str, str]:
     return {
         "PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}",
@@ -232,8 +265,7 @@ def first_green(tier: str, manager: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="copier-ml-green-") as tmp:
         project = Path(tmp) / "project"
         copy(ROOT, project, **answers)
-        with local.env(**green_env(Path(tmp))), local.cwd(project):
-            local.env.pop("VIRTUAL_ENV", None)  # an active venv would capture poetry and uv
+        with developer_shell(Path(tmp), project):
             git("init", "--quiet")
             times = {step: timed(local["make"][step]) for step in STEPS[tier]}
     times["total"] = sum(times.values())
@@ -265,16 +297,52 @@ def bench_training(repeat: int) -> dict[str, float]:
                 answers["torch_index_url"] = local_torch()[0]
             projects[framework] = project = Path(tmp) / framework
             copy(ROOT, project, **answers)
-            with local.env(**green_env(Path(tmp))), local.cwd(project):
-                local.env.pop("VIRTUAL_ENV", None)
+            with developer_shell(Path(tmp), project):
                 git("init", "--quiet")
                 local["make"]("install-dev", "data-process", "train")  # warm-up run
         for _ in range(repeat):
             for framework, project in projects.items():
-                with local.env(**green_env(Path(tmp))), local.cwd(project):
-                    local.env.pop("VIRTUAL_ENV", None)
+                with developer_shell(Path(tmp), project):
                     times[framework].append(timed(local["make"]["train"]))
     return {framework: statistics.median(runs) for framework, runs in times.items()}
+
+
+#: Lines of the suite's verbose output: which worker ran a test, and each phase's time.
+WORKER_LINE = re.compile(r"^\[(gw\d+)\] \[ *\d+%\] [A-Z]+ (\S+)", re.MULTILINE)
+DURATION_LINE = re.compile(r"^([\d.]+)s (?:setup|call|teardown) +(\S+)", re.MULTILINE)
+SUMMARY_LINE = re.compile(r"^=+ (\d+ passed.*) in [\d.]+s", re.MULTILINE)
+
+
+def bench_suite() -> dict[str, Any]:
+    """This repository's ``make test`` in a fresh clone without tags, as .ci/run runs it.
+
+    Returns the wall seconds, pytest's summary line, and per xdist group (the ``@``
+    suffix of a test id) its tests, the workers that ran them and their seconds.
+    """
+    with tempfile.TemporaryDirectory(prefix="copier-ml-suite-") as tmp:
+        clone = Path(tmp) / "copier-ml"
+        git("clone", "--quiet", "--no-tags", ROOT, clone)
+        with local.cwd(clone), local.env(PYTEST_ADDOPTS="-v --durations=0"):
+            local.env.pop("VIRTUAL_ENV", None)
+            start = time.perf_counter()
+            code, out, err = local["make"].run(["test"], retcode=None)
+            seconds = time.perf_counter() - start
+    summary = SUMMARY_LINE.search(out)
+    groups: dict[str, dict[str, Any]] = {}
+    for worker, test in WORKER_LINE.findall(out):
+        if "@" in test:
+            group = groups.setdefault(test.rsplit("@", 1)[1], {"tests": 0, "workers": set()})
+            group["tests"] += 1
+            group["workers"].add(worker)
+    for spent, test in DURATION_LINE.findall(out):
+        if "@" in test:
+            group = groups[test.rsplit("@", 1)[1]]
+            group["seconds"] = group.get("seconds", 0.0) + float(spent)
+    return {
+        "seconds": seconds,
+        "summary": summary.group(1) if summary else f"make test exited {code}: {err[-300:]}",
+        "groups": groups,
+    }
 
 
 def environment(load: float) -> str:
@@ -304,6 +372,7 @@ def report(
     updates: dict[str, tuple[float, float]],
     load: float,
     training: dict[str, float] | None = None,
+    suite: dict[str, Any] | None = None,
 ) -> str:
     floor = copies["floor"][1]
     lines = [
@@ -326,6 +395,12 @@ def report(
             f"| **{tier}** | {files} | {seconds:.3f} | {seconds / floor:.2f} | {ratio:.2f} "
             f"| {target} |",
         ]
+    files, twin = copies["twin-large"]
+    cold = copies["large-cold"][1]
+    lines.append(
+        f"| large, first copy on a machine (compile cache empty) | {files} | {cold:.3f} "
+        f"| {cold / floor:.2f} | {cold / twin:.2f} | |"
+    )
     lines += [
         "",
         "`copier update` to the next release (one changed line), median seconds, against "
@@ -365,6 +440,34 @@ def report(
                 total += f" ({verdict(t['total'] <= GREEN_TARGET)})"
             cells = " | ".join(f"{t[step]:.1f}" for step in steps)
             lines.append(f"| {name} | {cells} | {total} |")
+    if suite:
+        minutes = suite["seconds"] / 60
+        met = verdict(suite["seconds"] <= SUITE_TARGET and "failed" not in suite["summary"])
+        lines += [
+            "",
+            f"This repository's `make test` from a fresh clone without tags: {minutes:.1f} "
+            f"minutes, {suite['summary']} (target: at most {SUITE_TARGET / 60:.0f} minutes "
+            f"on 2 cores: {met}). The groups of build tests, each a project installed once "
+            "on the one worker that runs all its tests (seconds: their setup, call and "
+            "teardown):",
+            "",
+            "| xdist group | Tests | Workers | Seconds |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for name, group in sorted(suite["groups"].items()):
+            if not name.startswith("render-"):
+                lines.append(
+                    f"| {name} | {group['tests']} | {len(group['workers'])} "
+                    f"| {group.get('seconds', 0.0):.0f} |"
+                )
+        renders = [g for name, g in suite["groups"].items() if name.startswith("render-")]
+        if renders:
+            spread = max(len(group["workers"]) for group in renders)
+            lines += [
+                "",
+                f"The {len(renders)} render groups (one combination each, read by several "
+                f"modules) ran on at most {spread} worker each.",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -380,7 +483,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed copies per case (median)")
     parser.add_argument(
-        "--skip-green", action="store_true", help="skip installs: copy and update only"
+        "--skip-green",
+        action="store_true",
+        help="skip installs: copy and update only, no green, training or suite",
     )
     parser.add_argument("--write", action="store_true", help=f"update {DOC.relative_to(ROOT)}")
     args = parser.parse_args()
@@ -393,7 +498,8 @@ def main() -> None:
     updates = bench_update(args.repeat)
     greens = None if args.skip_green else bench_green()
     training = None if args.skip_green else bench_training(args.repeat)
-    section = report(copies, greens, updates, load, training)
+    suite = None if args.skip_green else bench_suite()
+    section = report(copies, greens, updates, load, training, suite)
     print(section, end="")
     if args.write:
         write(section)

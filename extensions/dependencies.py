@@ -53,8 +53,10 @@ MAIN: dict[str, tuple[Dep, ...]] = {
 }
 
 #: The oldest copier this template works with: copier.yml says it, everything else reads it.
-MIN_COPIER_VERSION: str = yaml.safe_load(
-    (Path(__file__).parents[1] / "copier.yml").read_text(encoding="utf-8")
+#: (LibYAML's loader when PyYAML has it: the pure-Python one takes longer than the copy.)
+MIN_COPIER_VERSION: str = yaml.load(
+    (Path(__file__).parents[1] / "copier.yml").read_text(encoding="utf-8"),
+    Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
 )["_min_copier_version"]
 
 #: copier itself, so `copier update` and its checks run from the locked environment.

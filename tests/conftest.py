@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,11 @@ from typing import Any
 import pytest
 
 from .helpers import BuildProjects, render, template_release
+
+# Some shells turn Python's bytecode cache off (PYTHONDONTWRITEBYTECODE); a developer's
+# does not. Without it every process a test starts compiles mlflow, scikit-learn and
+# torch from source again, so the suite and the projects it runs keep the cache on.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 #: The tag the `release` fixture carries.
 RELEASE = "v0.1.0"
