@@ -313,6 +313,12 @@ DURATION_LINE = re.compile(r"^([\d.]+)s (?:setup|call|teardown) +(\S+)", re.MULT
 SUMMARY_LINE = re.compile(r"^=+ (\d+ passed.*) in [\d.]+s", re.MULTILINE)
 
 
+def xdist_group(test: str) -> str:
+    """The group a test id ends with (``test[uv]@medium-uv``), or "" (an ``@`` inside a
+    parameter, as in an email address, is no group)."""
+    return test.rsplit("@", 1)[1] if "@" in test and not test.endswith("]") else ""
+
+
 def bench_suite() -> dict[str, Any]:
     """This repository's ``make test`` in a fresh clone without tags, as .ci/run runs it.
 
@@ -330,13 +336,13 @@ def bench_suite() -> dict[str, Any]:
     summary = SUMMARY_LINE.search(out)
     groups: dict[str, dict[str, Any]] = {}
     for worker, test in WORKER_LINE.findall(out):
-        if "@" in test:
-            group = groups.setdefault(test.rsplit("@", 1)[1], {"tests": 0, "workers": set()})
+        if name := xdist_group(test):
+            group = groups.setdefault(name, {"tests": 0, "workers": set()})
             group["tests"] += 1
             group["workers"].add(worker)
     for spent, test in DURATION_LINE.findall(out):
-        if "@" in test:
-            group = groups[test.rsplit("@", 1)[1]]
+        if name := xdist_group(test):
+            group = groups[name]
             group["seconds"] = group.get("seconds", 0.0) + float(spent)
     return {
         "seconds": seconds,
