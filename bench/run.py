@@ -242,19 +242,16 @@ def developer_shell(tmp: Path, cwd: Path) -> Iterator[None]:
     Some shells set PYTHONDONTWRITEBYTECODE; under it every process would compile
     mlflow and scikit-learn from source again, which no developer waits for twice.
     """
-    with local.env(**green_env(tmp)), local.cwd(cwd):
-        local.env.pop("VIRTUAL_ENV", None)  # an active venv would capture poetry and uv
-        local.env.pop("PYTHONDONTWRITEBYTECODE", None)
-        yield
-
-
-def green_env(tmp: Path) -> dict[str, str]:
-    return {
+    shell = {
         "PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}",
         "UV_PYTHON_DOWNLOADS": "never",
         "POETRY_VIRTUALENVS_IN_PROJECT": "true",
         "PRE_COMMIT_HOME": str(tmp / "pre-commit-home"),
     }
+    with local.env(**shell), local.cwd(cwd):
+        local.env.pop("VIRTUAL_ENV", None)  # an active venv would capture poetry and uv
+        local.env.pop("PYTHONDONTWRITEBYTECODE", None)
+        yield
 
 
 def first_green(tier: str, manager: str) -> dict[str, float]:

@@ -16,7 +16,7 @@ Compiling is most of what rendering costs, and copier compiles far more than it 
 from __future__ import annotations
 
 from contextlib import suppress
-from functools import cache
+from functools import cache, cached_property
 from hashlib import sha256
 from typing import Any
 
@@ -52,9 +52,14 @@ class SourceKeyedCache(FileSystemBytecodeCache):
         super().__init__(pattern=PATTERN)
         self._environment = environment
 
+    @cached_property
+    def _settings(self) -> str:
+        """Read at the first file, once copier has loaded every extension and filter."""
+        return settings(self._environment)
+
     def get_bucket(self, environment: Environment, name: str, filename: str | None,
                    source: str) -> Bucket:  # fmt: skip
-        key = "\0".join((settings(self._environment), name, self.get_source_checksum(source)))
+        key = "\0".join((self._settings, name, self.get_source_checksum(source)))
         return super().get_bucket(environment, key, None, source)
 
 
