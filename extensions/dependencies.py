@@ -59,10 +59,12 @@ MIN_COPIER_VERSION: str = yaml.load(
     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
 )["_min_copier_version"]
 
-#: copier itself, so `copier update` and its checks run from the locked environment.
+#: copier itself, so `copier update` and its checks run from the locked environment,
+#: and tomlkit, with which the update's migration merges pyproject.toml entry by entry.
 COPIER = (
     Dep(f"copier>={MIN_COPIER_VERSION}", "copier"),
     Dep("copier-template-extensions>=0.3", "copier_template_extensions"),
+    Dep("tomlkit>=0.13", "tomlkit"),
 )
 
 #: The dev dependency group, by feature. Every tier has "sample_notebook" or "src".

@@ -1,169 +1,393 @@
-"""Keep the team's edits when `copier update` moves or drops a template file.
+"""Keep the team's work through `copier update`, or put the project back as it was.
 
-Run by the `_migrations` in copier.yml, not loaded by Jinja. Copier merges a team's
-edits only into files that keep their path: a file that the new render moves or no
-longer has (a release renamed it, the tier went down, a feature was switched off) is
-deleted, edits and all. So:
+Run by the `_migrations` in copier.yml, under the interpreter that runs copier; not
+loaded by Jinja. Copier merges a team's edits only into files that keep their path, and
+writes the new release over whatever is in the way. So:
 
-- ``stash`` (before every update) renders the project's recorded template version with
-  its recorded answers, and saves each file the team changed next to its pristine
-  original, outside the work tree;
-- ``move RELEASE`` (after an update that crosses RELEASE) merges the team's changes to
-  each file RELEASE moved into its new place, three-way, as copier merges the rest;
-- ``restore`` (after every update) puts back each stashed file the update deleted.
-
-Migrations run only between tagged versions, so this does too.
+- ``before`` (copier has just rendered the recorded release into a temporary folder):
+  saves each file the team edited next to that pristine original, notes the files the
+  team deleted, moves aside untracked or ignored files that the new release could write
+  over, and records what to roll back to, all inside ``.git``;
+- ``after``: lands each edit whose file the update moved or dropped at the file's newest
+  path (extensions/moves.py), merged in the conflict mode the user chose; leaves out a
+  moved file the team had deleted; drops the ``.rej`` files copier left for what was
+  handled; merges ``pyproject.toml`` entry by entry and keeps a conflicting notebook
+  whole; then clears the record;
+- ``rollback`` (extensions/update_guard.py, when copier exits before ``after`` finished):
+  puts the working tree and the index back as they were.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import yaml
 
-#: What each release moved, old path to new. A release that moves a file adds its
-#: table here and a `move` migration for its version in copier.yml.
-MOVES: dict[str, dict[str, str]] = {
-    "0.2.0": {
-        "tests/test_data.py": "tests/unit/test_data.py",
-        "tests/test_features.py": "tests/unit/test_features.py",
-        "tests/test_models.py": "tests/unit/test_models.py",
-        "tests/test_tracking.py": "tests/unit/test_tracking.py",
-        "tests/test_validate.py": "tests/unit/test_validate.py",
-        "tests/test_serving.py": "tests/unit/test_serving.py",
-        "tests/test_pipelines.py": "tests/integration/test_pipelines.py",
-        "tests/test_serving_e2e.py": "tests/e2e/test_pipeline_to_server.py",
-    },
-}
-#: copier's own labels for the two sides of a conflict.
+HERE = Path(__file__).resolve().parent
+#: copier's own labels for the two sides of a conflict, and its marker lines.
 TEAM, TEMPLATE = "before updating", "after updating"
+MARKERS = (f"<<<<<<< {TEAM}", f">>>>>>> {TEMPLATE}")
+#: Where copier renders the recorded release during an update (copier/_main.py).
+OLD_COPY_PREFIX = "copier._main.old_copy."
 
 
-def stash_dir() -> Path:
+def _sibling(name: str) -> ModuleType:
+    unique = f"copier_ml_{name}"
+    spec = importlib.util.spec_from_file_location(unique, HERE / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[unique] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+def git(*args: str, cwd: Path | None = None, check: bool = True) -> str:
+    # No hooks: the team's pre-commit or post-checkout hooks have no say in an update.
+    command = ["git", "-c", f"core.hooksPath={os.devnull}", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=check).stdout
+
+
+def stash_dir(project: Path | None = None) -> Path:
     """A folder inside .git: never part of copier's diff, never committed."""
-    git_dir = subprocess.run(
-        ["git", "rev-parse", "--absolute-git-dir"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return Path(git_dir) / "copier-ml-update"
+    return Path(git("rev-parse", "--absolute-git-dir", cwd=project).strip()) / "copier-ml-update"
 
 
-def pristine(template: str, commit: str, answers_file: str, into: Path) -> Path:
-    """The project as its recorded template version rendered it, before any edit."""
-    from copier import run_copy  # only this step renders: the others start faster without it
+def _load(saved: Path) -> dict[str, Any]:
+    state = saved / "state.json"
+    return json.loads(state.read_text(encoding="utf-8")) if state.is_file() else {}
 
-    recorded = yaml.safe_load(Path(answers_file).read_text(encoding="utf-8"))
-    answers = {key: value for key, value in recorded.items() if not key.startswith("_")}
+
+def _save(saved: Path, state: dict[str, Any]) -> None:
+    saved.mkdir(parents=True, exist_ok=True)
+    (saved / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
+
+
+def _answers(path: Path) -> dict[str, Any]:
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+
+
+# The recorded release, as rendered before any edit.
+
+
+def copiers_old_copy(answers_file: str) -> Path | None:
+    """The render of the recorded release that copier made just before this step.
+
+    Copier renders it in a temporary folder that migrations are not told about; finding
+    it (the newest one whose answers equal the project's) saves rendering it again.
+    """
+    ours = _answers(Path(answers_file))
+    candidates = Path(tempfile.gettempdir()).glob(OLD_COPY_PREFIX + "*")
+    for folder in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
+        if ours and _answers(folder / answers_file) == ours:
+            return folder
+    return None
+
+
+def render(template: str, commit: str, answers: dict[str, Any], into: Path, only=()) -> Path:
+    """Render a release of the template with these answers (only these paths, if given)."""
+    from copier import run_copy  # only renders need copier: the other steps start faster
+
+    exclude = ["*", *(f"!/{name}" for name in only)] if only else []  # copier matches each path
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        run_copy(
-            template,
-            into,
-            data=answers,
-            vcs_ref=commit,
-            defaults=True,
-            unsafe=True,
-            quiet=True,
-            skip_tasks=True,
-        )
+        run_copy(template, into, data={k: v for k, v in answers.items() if not k.startswith("_")},
+                 vcs_ref=commit, exclude=exclude, defaults=True, unsafe=True, quiet=True,
+                 skip_tasks=True)  # fmt: skip
     return into
 
 
-def stash(template: str, commit: str, answers_file: str) -> None:
+def _files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
+                  and ".git" not in p.relative_to(root).parts)  # fmt: skip
+
+
+def _tracked() -> set[str]:
+    return set(filter(None, git("ls-files", "-z").split("\0")))
+
+
+def _untracked_entries() -> list[str]:
+    """Untracked and ignored paths, each ignored folder as one entry (so .venv is cheap)."""
+    listed = git("status", "--porcelain=v1", "-z", "--ignored", "--untracked-files=normal")
+    return sorted(entry[3:] for entry in listed.split("\0") if entry[:3] in ("?? ", "!! "))
+
+
+def _generated_paths(template: Path, package: str) -> set[str]:
+    """Every path a release of the template could generate, whatever the answers."""
+    config = yaml.safe_load((template / "copier.yml").read_text(encoding="utf-8"))
+    root = template / config.get("_subdirectory", "")
+    paths = set()
+    for name in _files(root):
+        name = name.replace("{{ package_name }}", package).removesuffix(".jinja")
+        if "{{" not in name:
+            paths.add(name)
+    return paths
+
+
+def before(template: str, commit: str, answers_file: str) -> None:
     saved = stash_dir()
     shutil.rmtree(saved, ignore_errors=True)
-    edited: list[str] = []
+    try:
+        _record(saved, template, commit, answers_file)
+    except BaseException:
+        shutil.rmtree(saved, ignore_errors=True)  # nothing was moved yet: nothing to undo
+        raise
+
+
+def _record(saved: Path, template: str, commit: str, answers_file: str) -> None:
+    recorded = _answers(Path(answers_file))
+    package = str(recorded.get("package_name") or "")
     with tempfile.TemporaryDirectory(prefix="copier-ml-pristine-") as tmp:
-        original = pristine(template, commit, answers_file, Path(tmp) / "project")
-        for path in sorted(p for p in original.rglob("*") if p.is_file()):
-            name = path.relative_to(original).as_posix()
+        original = copiers_old_copy(answers_file) or render(
+            template, commit, recorded, Path(tmp) / "project"
+        )
+        edited, deleted = [], []
+        for name in _files(original):
             ours = Path(name)
-            if name == answers_file or not ours.is_file():
+            if name == answers_file:
                 continue
-            if ours.read_bytes() != path.read_bytes():
-                for side, source in (("base", path), ("ours", ours)):
-                    (saved / side / name).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(source, saved / side / name)
+            if not ours.is_file():
+                deleted.append(name)
+            elif ours.read_bytes() != (original / name).read_bytes():
+                _copy(original / name, saved / "base" / name)
+                _copy(ours, saved / "ours" / name)
                 edited.append(name)
-    saved.mkdir(parents=True, exist_ok=True)
-    (saved / "edited.json").write_text(json.dumps(edited))
+    tracked = _tracked()
+    in_the_way = sorted(name for name in _generated_paths(Path(template), package)
+                        if name not in tracked and Path(name).is_file())  # fmt: skip
+    state = {
+        "copier_pid": os.getppid(),
+        "started": time.time(),
+        "head": git("rev-parse", "HEAD").strip(),
+        "untracked": _untracked_entries(),
+        "package": package,
+        "edited": edited,
+        "deleted": deleted,
+        "aside": in_the_way,
+    }
+    _save(saved, state)
+    for name in in_the_way:  # last: from here on, a failure is rolled back
+        (saved / "aside" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(name, saved / "aside" / name)
 
 
-def _edited(saved: Path) -> list[str]:
-    manifest = saved / "edited.json"
-    return json.loads(manifest.read_text()) if manifest.is_file() else []
+# After the update.
 
 
-def merge(ours: Path, base: Path, theirs: Path) -> bool:
-    """Write into ``theirs`` the template's new file with the team's changes; True if clean.
+def has_markers(path: Path) -> bool:
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return any(line.startswith(MARKERS) for line in lines)
 
-    Conflicts are marked as copier marks its own: the team's side first.
+
+def drop_reject(name: str) -> None:
+    """Remove the .rej copier wrote for a file whose edits this step has put in place."""
+    Path(f"{name}.rej").unlink(missing_ok=True)
+
+
+def land(ours: Path, base: Path, target: Path, conflict: str, context: int) -> bool:
+    """Bring the team's change (base to ours) into ``target``, as copier would; True if clean.
+
+    Inline mode marks conflicts as copier does, the team's side first; rej mode applies
+    what fits and leaves the rest in ``<target>.rej``.
     """
+    if conflict == "rej":
+        name = target.as_posix()
+        patch = "".join(difflib.unified_diff(
+            base.read_text(encoding="utf-8").splitlines(keepends=True),
+            ours.read_text(encoding="utf-8").splitlines(keepends=True),
+            f"a/{name}", f"b/{name}", n=context,
+        ))  # fmt: skip
+        applied = subprocess.run(["git", "apply", "--reject", "-"], input=patch, text=True,
+                                 capture_output=True, check=False)  # fmt: skip
+        return applied.returncode == 0
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "merged"
         shutil.copyfile(ours, result)
         labels = ["-L", TEAM, "-L", "last update", "-L", TEMPLATE]
-        merged = subprocess.run(
-            ["git", "merge-file", *labels, str(result), str(base), str(theirs)], check=False
-        )
-        shutil.copyfile(result, theirs)
+        merged = subprocess.run(["git", "merge-file", *labels, str(result), str(base),
+                                 str(target)], check=False)  # fmt: skip
+        shutil.copyfile(result, target)
     return merged.returncode == 0
 
 
-def move(release: str) -> None:
-    saved = stash_dir()
-    edited = _edited(saved)
-    for old, new in MOVES[release].items():
-        if old not in edited:
-            continue  # untouched: the update already put the new file in place
-        target = Path(new)
-        if target.is_file():
-            clean = merge(saved / "ours" / old, saved / "base" / old, target)
-            note = "" if clean else " (conflicts marked: resolve them)"
-            print(f"Moved your changes to {old} into {new}{note}")
+def _conflict_note(target: str, conflict: str) -> str:
+    if conflict == "rej":
+        return f" (what did not apply is in {target}.rej: apply it by hand, then delete it)"
+    return " (conflicts marked: resolve them)"
+
+
+def _newest_edits(state: dict[str, Any], saved: Path, moves: dict[str, str],
+                  conflict: str, context: int) -> None:  # fmt: skip
+    """Each edited file the update moved or dropped, at its newest path."""
+    for name in state["edited"]:
+        newest = moves.get(name, name)
+        if newest == name and Path(name).exists():
+            continue  # still generated here: copier merged it in place
+        drop_reject(name)
+        target = Path(newest)
+        if newest != name and target.is_file():
+            clean = land(saved / "ours" / name, saved / "base" / name, target, conflict, context)
+            note = "" if clean else _conflict_note(newest, conflict)
+            print(f"Moved your changes to {name} into {newest}{note}")
+        else:
+            drop_reject(newest)
+            _copy(saved / "ours" / name, target)
+            where = "" if newest == name else f" as {newest}"
+            print(f"Kept your edited {name}{where}: this release no longer generates it")
+
+
+def _respect_deletions(state: dict[str, Any], moves: dict[str, str], tracked: set[str]) -> None:
+    """A file the team deleted stays deleted at the path a release moved it to."""
+    for name in state["deleted"]:
+        newest = moves.get(name)
+        if newest and newest not in tracked and Path(newest).is_file():
+            Path(newest).unlink()
+            drop_reject(name)
+            print(f"Left out {newest}: you deleted {name}, which this release moved there")
+
+
+def _conflicted(name: str) -> bool:
+    path = Path(name)
+    return Path(f"{name}.rej").exists() or (path.is_file() and has_markers(path))
+
+
+def _settle_conflict(name: str) -> None:
+    drop_reject(name)
+    git("reset", "--quiet", "--", name, check=False)  # clear the unmerged stages copier set
+
+
+def _merge_structured(state: dict[str, Any], saved: Path, template: str, commit: str,
+                      answers_file: str) -> None:  # fmt: skip
+    """pyproject.toml merged entry by entry; a conflicting notebook kept whole."""
+    names = [n for n in state["edited"] if n in ("pyproject.toml",) or n.endswith(".ipynb")]
+    conflicted = [name for name in names if _conflicted(name)]
+    if not conflicted:
+        return
+    with tempfile.TemporaryDirectory(prefix="copier-ml-new-") as tmp:
+        new = render(template, commit, _answers(Path(answers_file)), Path(tmp) / "project",
+                     only=conflicted)  # fmt: skip
+        for name in conflicted:
+            ours, theirs = saved / "ours" / name, new / name
+            if not theirs.is_file():
+                continue
+            if name == "pyproject.toml":
+                merge = _sibling("structured_merge").merge_pyproject
+                base = (saved / "base" / name).read_text(encoding="utf-8")
+                merged = merge(base, ours.read_text(encoding="utf-8"),
+                               theirs.read_text(encoding="utf-8"))  # fmt: skip
+                if merged is not None:
+                    Path(name).write_text(merged, encoding="utf-8", newline="")
+                    _settle_conflict(name)
+                    print(f"Merged {name} entry by entry: your dependencies and the release's")
+                continue
+            beside = Path(name).with_suffix(".from-template.ipynb")
+            _copy(ours, Path(name))
+            _copy(theirs, beside)
+            _settle_conflict(name)
+            print(f"Kept your {name} whole; this release's version is {beside.as_posix()}: "
+                  "take what you want from it, then delete it")  # fmt: skip
+
+
+def _put_back_aside(state: dict[str, Any], saved: Path, keep_new: bool) -> None:
+    """The untracked files moved out of the way: back, or beside what now takes the path."""
+    for name in state["aside"]:
+        kept = saved / "aside" / name
+        if not kept.is_file():
+            continue
+        target = Path(name)
+        if keep_new and target.exists():
+            beside = Path(f"{name}.mine")
+            while beside.exists():
+                beside = Path(f"{beside}.mine")
+            shutil.move(kept, beside)
+            print(f"Kept your untracked {name} as {beside.as_posix()}: this release generates "
+                  f"{name}")  # fmt: skip
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(saved / "ours" / old, target)
-            print(f"Kept your {old} as {new}")
-        edited.remove(old)
-    (saved / "edited.json").write_text(json.dumps(edited))
+            shutil.move(kept, target)
 
 
-def restore() -> None:
+def after(since: str, until: str, conflict: str, context: int, template: str, commit: str,
+          answers_file: str) -> None:  # fmt: skip
     saved = stash_dir()
-    for name in _edited(saved):
-        path = Path(name)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(saved / "ours" / name, path)
-            print(f"Kept your edited {name}: this template version no longer generates it")
+    state = _load(saved)
+    if not state:
+        return
+    moves = _sibling("moves").moves_between(since, until, state["package"])
+    tracked = set(filter(None, git("ls-tree", "-r", "-z", "--name-only", state["head"]).split("\0")))
+    _newest_edits(state, saved, moves, conflict, context)
+    _respect_deletions(state, moves, tracked)
+    _merge_structured(state, saved, template, commit, answers_file)
+    _put_back_aside(state, saved, keep_new=True)
     shutil.rmtree(saved, ignore_errors=True)
+
+
+# When the update fails.
+
+
+def _made_since(path: Path, started: float) -> bool:
+    files = [path] if not path.is_dir() else [p for p in path.rglob("*") if not p.is_dir()]
+    return all(p.lstat().st_mtime >= started for p in files)
+
+
+def rollback(project: Path) -> bool:
+    """Put the project back as it was before the update; False if there was nothing to do."""
+    saved = stash_dir(project)
+    state = _load(saved)
+    if not state:
+        return False
+    cwd = Path.cwd()
+    os.chdir(project)
+    try:
+        git("reset", "--hard", "--quiet", state["head"])
+        for entry in sorted(set(_untracked_entries()) - set(state["untracked"])):
+            path = Path(entry)
+            if _made_since(path, state["started"] - 1):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        _put_back_aside(state, saved, keep_new=False)
+        shutil.rmtree(saved, ignore_errors=True)
+    finally:
+        os.chdir(cwd)
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     steps = parser.add_subparsers(dest="step", required=True)
-    before = steps.add_parser("stash", help="before the update: save the team's edited files")
-    before.add_argument("--template", required=True, help="the template's local clone")
-    before.add_argument("--commit", required=True, help="the project's recorded version")
-    before.add_argument("--answers-file", default=".copier-answers.yml")
-    steps.add_parser("move", help="after the update: merge edits into moved files").add_argument(
-        "release", choices=sorted(MOVES)
-    )
-    steps.add_parser("restore", help="after the update: put back edited files it deleted")
+    first = steps.add_parser("before", help="before the update: save what it could lose")
+    last = steps.add_parser("after", help="after the update: land what copier could not")
+    for step in (first, last):
+        step.add_argument("--template", required=True, help="the template's local clone")
+        step.add_argument("--commit", required=True, help="the release to render")
+        step.add_argument("--answers-file", default=".copier-answers.yml")
+    last.add_argument("--since", required=True, help="the recorded version (PEP 440)")
+    last.add_argument("--until", required=True, help="the new version (PEP 440)")
+    last.add_argument("--conflict", choices=["inline", "rej"], default="inline")
+    last.add_argument("--context-lines", type=int, default=1)
     args = parser.parse_args(argv)
-    if args.step == "stash":
-        stash(args.template, args.commit, args.answers_file)
-    elif args.step == "move":
-        move(args.release)
+    if args.step == "before":
+        before(args.template, args.commit, args.answers_file)
     else:
-        restore()
+        after(args.since, args.until, args.conflict, args.context_lines, args.template,
+              args.commit, args.answers_file)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ show up here as a deliberate edit, like cookiecutter-data-science's expected set
 
 from __future__ import annotations
 
-BASE = {".copier-answers.yml", ".gitignore", "README.md", "pyproject.toml"}
+BASE = {".copier-answers.yml", ".gitattributes", ".gitignore", "README.md", "pyproject.toml"}
 
 SMALL_LAYOUT = {"notebooks/exploration.ipynb", "data/sample.csv"}
 

@@ -9,12 +9,15 @@ import re
 import shutil
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
 from copier import run_copy
+from packaging.version import Version
 from plumbum import local
 from plumbum.machines import LocalCommand
 
@@ -350,3 +353,82 @@ class BuildProjects:
             _, out, err = run_in(project, "make", *targets)
             self._pipelines[project] = out + err
         return self._pipelines[project]
+
+
+# Driving `copier update` as a team does, on real git repositories.
+
+ANSWERS = ".copier-answers.yml"
+#: Lines copier writes where the team and the template changed the same lines.
+MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
+IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
+git = local["git"]
+
+
+def copier(project: Path, *args: str, retcode: int | None = 0) -> tuple[int, str, str]:
+    """The copier command line, run in a project; stdin closed as in CI."""
+    with local.cwd(project), local.env(**PROJECT_ENV):
+        return tool("copier").run([*args], retcode=retcode, stdin=open(os.devnull))
+
+
+def generate(template: Path, ref: str, dst: Path, **answers: str) -> Path:
+    """A project copied at a release and committed, as a team starts."""
+    data = [f"--data={name}={value}" for name, value in answers.items()]
+    copier(template.parent, "copy", "--trust", "--defaults", "--quiet", "-r", ref, *data,
+           str(template), str(dst))  # fmt: skip
+    git("-C", dst, "init", "--quiet")
+    commit(dst, "chore: generate")
+    return dst
+
+
+def commit(project: Path, message: str) -> None:
+    git("-C", project, "add", "--all")
+    git("-C", project, *IDENTITY, "commit", "--quiet", "--allow-empty", "-m", message)
+
+
+def update(project: Path, *args: str) -> str:
+    """`copier update` with the recorded answers; copier's output."""
+    _, out, err = copier(project, "update", "--trust", "--defaults", "--skip-answered", *args)
+    return out + err
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file of a project but git's own and the answers file, with its bytes."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(root).parts and path.name != ANSWERS
+    }
+
+
+def unresolved(root: Path) -> list[str]:
+    """Files with conflict markers (lines that start with one) or rejected hunks."""
+    return sorted(
+        name
+        for name, content in tree(root).items()
+        if name.endswith(".rej")
+        or any(line.startswith(MARKERS) for line in content.decode(errors="replace").splitlines())
+    )
+
+
+def answers(project: Path) -> dict[str, object]:
+    recorded: dict[str, object] = yaml.safe_load((project / ANSWERS).read_text())
+    return recorded
+
+
+def next_release(template: Path) -> str:
+    """The version a release cut now gets: the next patch after the newest tag."""
+    newest = Version(release_tags(template)[-1][1:])
+    return f"{newest.major}.{newest.minor}.{newest.micro + 1}"
+
+
+def release(template: Path, change: Callable[[Path], None]) -> str:
+    """Commit a change to the template and tag it as a newer release; the tag."""
+    tag = f"v{next_release(template)}"
+    change(template)
+    commit(template, f"feat: {tag}")
+    git("-C", template, "tag", "-a", tag, "-m", tag)
+    return tag
+
+
+def append(path: Path, text: str) -> None:
+    path.write_text(path.read_text() + text)

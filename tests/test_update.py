@@ -9,32 +9,31 @@ the working tree (`template_repo`), and a project generated from it and committe
 from __future__ import annotations
 
 import json
-import os
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
-from packaging.version import Version
-from plumbum import local
 
 from .helpers import (
-    PROJECT_ENV,
+    ANSWERS,
     TEMPLATE,
+    answers,
+    append,
     changelog_version,
+    commit,
+    copier,
+    generate,
+    git,
     recorded_releases,
+    release,
     release_tags,
     template_repo,
-    tool,
+    tree,
+    unresolved,
+    update,
 )
 
 TIERS = ["small", "medium", "large"]
-ANSWERS = ".copier-answers.yml"
-#: Lines copier writes where the team and the template changed the same lines.
-MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
-IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
-git = local["git"]
 
 
 @pytest.fixture(scope="module")
@@ -47,71 +46,6 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def own_releases(tmp_path: Path) -> tuple[Path, str]:
     """Releases this test may add to."""
     return template_repo(tmp_path / "copier-ml")
-
-
-def copier(project: Path, *args: str, retcode: int | None = 0) -> tuple[int, str, str]:
-    """The copier command line, run in a project; stdin closed as in CI."""
-    with local.cwd(project), local.env(**PROJECT_ENV):
-        return tool("copier").run([*args], retcode=retcode, stdin=open(os.devnull))
-
-
-def generate(template: Path, ref: str, dst: Path, **answers: str) -> Path:
-    """A project copied at a release and committed, as a team starts."""
-    data = [f"--data={name}={value}" for name, value in answers.items()]
-    copier(template.parent, "copy", "--trust", "--defaults", "--quiet", "-r", ref, *data,
-           str(template), str(dst))  # fmt: skip
-    git("-C", dst, "init", "--quiet")
-    commit(dst, "chore: generate")
-    return dst
-
-
-def commit(project: Path, message: str) -> None:
-    git("-C", project, "add", "--all")
-    git("-C", project, *IDENTITY, "commit", "--quiet", "--allow-empty", "-m", message)
-
-
-def update(project: Path, *args: str) -> str:
-    """`copier update` with the recorded answers; copier's output."""
-    _, out, err = copier(project, "update", "--trust", "--defaults", "--skip-answered", *args)
-    return out + err
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file of a project but git's own and the answers file, with its bytes."""
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in root.rglob("*")
-        if path.is_file() and ".git" not in path.relative_to(root).parts and path.name != ANSWERS
-    }
-
-
-def unresolved(root: Path) -> list[str]:
-    """Files with conflict markers (lines that start with one) or rejected hunks."""
-    return sorted(
-        name
-        for name, content in tree(root).items()
-        if name.endswith(".rej")
-        or any(line.startswith(MARKERS) for line in content.decode(errors="replace").splitlines())
-    )
-
-
-def answers(project: Path) -> dict[str, object]:
-    recorded: dict[str, object] = yaml.safe_load((project / ANSWERS).read_text())
-    return recorded
-
-
-def release(template: Path, change: Callable[[Path], None]) -> str:
-    """Commit a change to the template and tag it as a newer release; the tag."""
-    change(template)
-    newest = Version(release_tags(template)[-1][1:])
-    tag = f"v{newest.major}.{newest.minor}.{newest.micro + 1}"
-    commit(template, f"feat: {tag}")
-    git("-C", template, "tag", "-a", tag, "-m", tag)
-    return tag
-
-
-def append(path: Path, text: str) -> None:
-    path.write_text(path.read_text() + text)
 
 
 # 1. An untouched project, updated from any earlier release, is a fresh copy of the newest.
@@ -135,9 +69,9 @@ def test_the_changelog_records_at_least_two_releases_of_this_history() -> None:
     """The test above runs from every recorded release: there must be a real path to test."""
     recorded = recorded_releases()
     assert len(recorded) >= 2
-    for tag, commit in recorded.items():
-        ancestor = git["-C", TEMPLATE, "merge-base", "--is-ancestor", commit, "HEAD"]
-        assert ancestor.run(retcode=None)[0] == 0, f"{tag}: {commit} is not in this history"
+    for tag, sha in recorded.items():
+        ancestor = git["-C", TEMPLATE, "merge-base", "--is-ancestor", sha, "HEAD"]
+        assert ancestor.run(retcode=None)[0] == 0, f"{tag}: {sha} is not in this history"
 
 
 def test_every_release_tag_is_recorded_in_the_changelog_at_its_commit() -> None:

@@ -1,0 +1,338 @@
+"""`copier update` loses nothing in every mode the template offers, and says what it did.
+
+A platform team's realistic release (a file moved, a dependency bumped, a line the team
+also changed, a notebook reworded, a new editor settings file) and a broken one are cut
+on top of this working tree; edited projects then cross them inline and with
+``--conflict rej``, grow, shrink and switch features off.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from pathspec import GitIgnoreSpec
+
+from .helpers import (
+    ANSWERS,
+    append,
+    commit,
+    copier,
+    generate,
+    git,
+    load_extension,
+    next_release,
+    release,
+    template_repo,
+    tree,
+)
+
+MODES = ["inline", "rej"]
+MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
+#: What the team writes: a line the release rewrites too, and a paragraph of its own.
+TEAM_TITLE = "# Contributing to ML Project (read this first)\n"
+TEAM_RULE = "\nWe pair on every model change.\n"
+
+
+class Releases(NamedTuple):
+    template: Path
+    head: str  # this working tree
+    realistic: str  # a later release, see _realistic_release
+    broken: str  # the realistic release with a template that fails to render
+
+
+def _realistic_release(template: Path) -> None:
+    version = next_release(template)
+    git(
+        "-C",
+        template,
+        "mv",
+        "template/CONTRIBUTING.md.jinja",
+        "template/.github/CONTRIBUTING.md.jinja",
+    )
+    features = template / "extensions/features.py"
+    features.write_text(
+        features.read_text().replace('("CONTRIBUTING.md",)', '(".github/CONTRIBUTING.md",)')
+    )
+    append(
+        template / "extensions/moves.py",
+        f'\nMOVES["{version}"] = {{"CONTRIBUTING.md": ".github/CONTRIBUTING.md"}}\n',
+    )
+    contributing = template / "template/.github/CONTRIBUTING.md.jinja"
+    contributing.write_text(
+        contributing.read_text().replace("# Contributing to", "# How to contribute to", 1)
+    )
+    dependencies = template / "extensions/dependencies.py"
+    dependencies.write_text(dependencies.read_text().replace('"joblib>=1.4"', '"joblib>=1.5"'))
+    notebook = template / "template/notebooks/exploration.ipynb.jinja"
+    notebook.write_text(notebook.read_text().replace('"# Exploration\\n"', '"# First look\\n"'))
+    readme = template / "template/README.md.jinja"
+    title, rest = readme.read_text().split("\n", 1)
+    readme.write_text(f"{title}\n\n# Added by a later template release.\n{rest}")
+    settings = template / "template/.vscode/settings.json"
+    settings.parent.mkdir()
+    settings.write_text('{"editor.rulers": [100]}\n')
+
+
+def _broken_release(template: Path) -> None:
+    append(template / "template/README.md.jinja", "\nA line the broken release adds.\n")
+    (template / "template/zz_broken.txt.jinja").write_text("{{ no_such_answer }}\n")
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Releases:
+    template, head = template_repo(tmp_path_factory.mktemp("releases") / "copier-ml")
+    realistic = release(template, _realistic_release)
+    return Releases(template, head, realistic, release(template, _broken_release))
+
+
+def run_update(project: Path, *args: str, retcode: int | None = 0) -> tuple[int, str]:
+    code, out, err = copier(
+        project, "update", "--trust", "--defaults", "--skip-answered", *args, retcode=retcode
+    )
+    return code, out + err
+
+
+def files_with_markers(project: Path) -> list[str]:
+    return sorted(
+        name
+        for name, content in tree(project).items()
+        if any(line.startswith(MARKERS) for line in content.decode(errors="replace").splitlines())
+    )
+
+
+def rejects(project: Path) -> list[str]:
+    return sorted(name for name in tree(project) if name.endswith(".rej"))
+
+
+def orphan_rejects(project: Path) -> list[str]:
+    return [
+        name for name in rejects(project) if not (project / name.removesuffix(".rej")).is_file()
+    ]
+
+
+def edit_contributing(project: Path) -> None:
+    path = project / "CONTRIBUTING.md"
+    title, rest = path.read_text().split("\n", 1)
+    path.write_text(TEAM_TITLE + rest + TEAM_RULE)
+    commit(project, "docs: our rules")
+
+
+# 1. The mode the user chose is the mode of every conflict, moves and drops included.
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_edits_to_a_moved_file_land_at_its_new_path_in_the_chosen_mode(
+    releases: Releases, tmp_path: Path, mode: str
+) -> None:
+    project = generate(releases.template, releases.head, tmp_path / "project", tier="medium")
+    edit_contributing(project)
+    _, log = run_update(project, "-r", releases.realistic, "--conflict", mode)
+    moved = (project / ".github/CONTRIBUTING.md").read_text()
+    assert not (project / "CONTRIBUTING.md").exists()
+    assert TEAM_RULE in moved  # the clean part of the edit
+    assert "Moved your changes to CONTRIBUTING.md into .github/CONTRIBUTING.md" in log
+    assert orphan_rejects(project) == []
+    if mode == "rej":
+        assert files_with_markers(project) == []
+        assert rejects(project) == [".github/CONTRIBUTING.md.rej"]
+        assert TEAM_TITLE.strip() in (project / ".github/CONTRIBUTING.md.rej").read_text()
+        assert moved.startswith("# How to contribute to")
+    else:
+        assert rejects(project) == []
+        assert files_with_markers(project) == [".github/CONTRIBUTING.md"]
+        assert TEAM_TITLE in moved and "# How to contribute to" in moved
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("tier", "change", "edited"),
+    [
+        ("large", "tier=medium", "src/ml_project/serving/app.py"),
+        ("medium", "exclude_features=[contributing]", "CONTRIBUTING.md"),
+    ],
+    ids=["shrink", "feature-off"],
+)
+def test_an_edited_file_the_update_drops_is_put_back_with_no_reject(
+    releases: Releases, tmp_path: Path, mode: str, tier: str, change: str, edited: str
+) -> None:
+    project = generate(releases.template, releases.head, tmp_path / "project", tier=tier)
+    append(project / edited, "\n# Our own addition.\n")
+    commit(project, "feat: our addition")
+    _, log = run_update(project, "-d", change, "-r", releases.head, "--conflict", mode)
+    assert (project / edited).read_text().endswith("\n# Our own addition.\n")
+    assert f"Kept your edited {edited}" in log
+    assert rejects(project) == []
+    assert files_with_markers(project) == []
+
+
+# 2. Renames are safe: moves chain, and the team's deletions and renames hold.
+
+
+def test_moves_chain_from_the_oldest_release_to_the_newest_path() -> None:
+    moves = load_extension("moves")
+    saved = dict(moves.MOVES)
+    try:
+        moves.MOVES["9.1.0"] = {"tests/unit/test_data.py": "tests/unit/data/test_data.py"}
+        chained = moves.moves_between("0.1.0", "9.1.0")
+        assert chained["tests/test_data.py"] == "tests/unit/data/test_data.py"
+        assert moves.moves_between("0.2.0", "9.1.0") == moves.MOVES["9.1.0"]
+        assert "tests/test_data.py" not in moves.moves_between("0.2.0", "9.0.0")
+    finally:
+        moves.MOVES.clear()
+        moves.MOVES.update(saved)
+
+
+def test_a_post_release_commit_is_past_that_releases_moves() -> None:
+    moves = load_extension("moves")
+    assert moves.moves_between("0.2.0.post3.dev0+g1234567", "0.4.0") == {}
+    assert "tests/test_data.py" in moves.moves_between("0.1.0.post2.dev0+gabcdef0", "0.4.0")
+
+
+def test_a_file_the_team_deleted_does_not_come_back_at_its_moved_path(
+    releases: Releases, tmp_path: Path
+) -> None:
+    project = generate(releases.template, "v0.1.0", tmp_path / "project", tier="medium")
+    git("-C", project, "rm", "--quiet", "tests/test_features.py")
+    commit(project, "test: we test features elsewhere")
+    _, log = run_update(project, "-r", releases.realistic, "--conflict", "rej")
+    assert not (project / "tests/unit/test_features.py").exists()
+    assert "Left out tests/unit/test_features.py" in log
+    assert rejects(project) == []
+
+
+def test_a_file_the_team_renamed_is_not_generated_again_beside_it(
+    releases: Releases, tmp_path: Path
+) -> None:
+    project = generate(releases.template, "v0.1.0", tmp_path / "project", tier="medium")
+    ours = (project / "tests/test_models.py").read_bytes()
+    git("-C", project, "mv", "tests/test_models.py", "tests/test_our_models.py")
+    commit(project, "test: our name")
+    run_update(project, "-r", releases.realistic)
+    assert not (project / "tests/unit/test_models.py").exists()
+    assert (project / "tests/test_our_models.py").read_bytes() == ours
+    assert rejects(project) == files_with_markers(project) == []
+
+
+# 3. Nothing ignored or untracked is overwritten; no tier change puts data before git.
+
+
+def test_an_ignored_file_in_the_way_of_a_new_template_file_is_kept_beside_it(
+    releases: Releases, tmp_path: Path
+) -> None:
+    project = generate(releases.template, releases.head, tmp_path / "project", tier="medium")
+    ours = project / ".vscode/settings.json"
+    ours.parent.mkdir()
+    ours.write_text('{"python.defaultInterpreterPath": ".venv/bin/python"}\n')
+    _, log = run_update(project, "-r", releases.realistic)
+    assert ours.read_text() == '{"editor.rulers": [100]}\n'
+    kept = project / ".vscode/settings.json.mine"
+    assert kept.read_text() == '{"python.defaultInterpreterPath": ".venv/bin/python"}\n'
+    assert "Kept your untracked .vscode/settings.json as .vscode/settings.json.mine" in log
+
+
+#: What no tier's .gitignore may let git see, and the placeholders it must let through.
+NEVER_IN_GIT = ["data/raw/wine.csv", "data/processed/train.parquet", "data/interim/x.csv",
+                "data/external/x.csv", "models/model.joblib", "models/model.pt", ".env",
+                "secrets/token.txt", "credentials/gcp.json"]  # fmt: skip
+PLACEHOLDERS = ["data/raw/.gitkeep", "data/processed/.gitkeep", "models/.gitkeep"]
+
+
+@pytest.mark.parametrize("tier", ["small", "medium", "large"])
+def test_every_tier_ignores_data_models_and_secrets(
+    rendered: Callable[..., Path], tier: str
+) -> None:
+    gitignore = (rendered(tier=tier) / ".gitignore").read_text().splitlines()
+    ignored = GitIgnoreSpec.from_lines(gitignore)
+    assert [name for name in NEVER_IN_GIT if not ignored.match_file(name)] == []
+    assert [name for name in PLACEHOLDERS if ignored.match_file(name)] == []
+
+
+def test_shrinking_a_tier_leaves_data_and_models_ignored(
+    releases: Releases, tmp_path: Path
+) -> None:
+    project = generate(releases.template, releases.head, tmp_path / "project", tier="medium")
+    for name in ("data/raw/wine.csv", "data/processed/train.csv", "models/model.joblib"):
+        (project / name).write_text("1,2\n")
+    run_update(project, "-d", "tier=small", "-r", releases.head)
+    status = git("-C", project, "status", "--porcelain", "--untracked-files=all").splitlines()
+    untracked = [line[3:] for line in status if line.startswith("??")]
+    assert [
+        name for name in untracked if name.startswith(("data/raw", "data/processed", "models/"))
+    ] == []
+
+
+# 4. All or nothing.
+
+
+def test_a_failed_update_leaves_the_project_as_it_was_and_says_how_to_retry(
+    releases: Releases, tmp_path: Path
+) -> None:
+    project = generate(releases.template, releases.head, tmp_path / "project", tier="medium")
+    edit_contributing(project)
+    before = tree(project) | {ANSWERS: (project / ANSWERS).read_bytes()}
+    code, log = run_update(project, "-r", releases.broken, retcode=None)
+    assert code != 0
+    assert "no_such_answer" in log
+    assert "put back as it was" in log and "run the same `copier update` command again" in log
+    assert tree(project) | {ANSWERS: (project / ANSWERS).read_bytes()} == before
+    assert git("-C", project, "status", "--porcelain", "--ignored") == ""
+    assert not (project / ".git/copier-ml-update").exists()
+
+
+# 7. Cleaner merges where the structure allows.
+
+
+def _add_after(pyproject: Path, entry: str, new: str) -> None:
+    text = pyproject.read_text()
+    assert f'    "{entry}",\n' in text
+    pyproject.write_text(text.replace(f'    "{entry}",\n', f'    "{entry}",\n    "{new}",\n', 1))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_dependency_added_next_to_a_bumped_one_merges_cleanly(
+    releases: Releases, tmp_path: Path, mode: str
+) -> None:
+    project = generate(releases.template, releases.head, tmp_path / "project", tier="medium")
+    _add_after(project / "pyproject.toml", "joblib>=1.4", "lightgbm>=4.5")  # where uv adds it
+    commit(project, "feat: lightgbm")
+    _, log = run_update(project, "-r", releases.realistic, "--conflict", mode)
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert {"joblib>=1.5", "lightgbm>=4.5"} <= set(dependencies["dependencies"])
+    assert "joblib>=1.4" not in dependencies["dependencies"]
+    assert rejects(project) == files_with_markers(project) == []
+    assert git("-C", project, "diff", "--name-only", "--diff-filter=U") == ""
+    assert "Merged pyproject.toml entry by entry" in log
+
+
+def test_generated_projects_keep_line_endings_stable(releases: Releases, tmp_path: Path) -> None:
+    project = generate(releases.template, releases.head, tmp_path / "project", tier="medium")
+    readme = project / "README.md"
+    team = readme.read_text() + "\n## What we learned\n\nShallow trees overfit less.\n"
+    readme.write_bytes(team.replace("\n", "\r\n").encode())  # an editor that saves CRLF
+    commit(project, "docs: what we learned")
+    run_update(project, "-r", releases.realistic)
+    text = readme.read_text()
+    assert "# Added by a later template release." in text and "Shallow trees overfit less." in text
+    assert files_with_markers(project) == rejects(project) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_conflicting_notebook_stays_a_notebook_with_the_templates_beside_it(
+    releases: Releases, tmp_path: Path, mode: str
+) -> None:
+    project = generate(releases.template, releases.head, tmp_path / "project", tier="small")
+    notebook = project / "notebooks/exploration.ipynb"
+    notebook.write_text(notebook.read_text().replace('"# Exploration\\n"', '"# Our look\\n"'))
+    ours = notebook.read_bytes()
+    commit(project, "docs: our title")
+    _, log = run_update(project, "-r", releases.realistic, "--conflict", mode)
+    assert notebook.read_bytes() == ours
+    beside = project / "notebooks/exploration.from-template.ipynb"
+    assert json.loads(beside.read_text())["cells"][0]["source"][0] == "# First look\n"
+    assert "Kept your notebooks/exploration.ipynb whole" in log
+    assert rejects(project) == files_with_markers(project) == []
