@@ -33,6 +33,7 @@ def _sibling(name: str) -> ModuleType:
 features = _sibling("features")
 variants = _sibling("variants")
 dependencies = _sibling("dependencies")
+answers = _sibling("answers")
 
 #: The answers the derived values depend on, besides the tier and feature lists.
 ANSWERS = ("package_name", "license", "package_manager", "experiment_tracker",
@@ -108,6 +109,7 @@ class ProjectContext(ContextHook):
         super().__init__(environment)
         environment.globals["installed_import_names"] = dependencies.installed_import_names()
         self._derived: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._rename_checked = False
 
     def hook(self, context: dict[str, Any]) -> None:
         if context.get("tier") not in features.TIERS:
@@ -116,3 +118,27 @@ class ProjectContext(ContextHook):
         if key not in self._derived:
             self._derived[key] = derive(context)
         context.update(self._derived[key])
+        if context.get("_copier_phase") == "render" and not self._rename_checked:
+            self._rename_checked = True  # first: finding the answers file calls this again
+            self._refuse_a_rename(context)
+
+    @staticmethod
+    def _refuse_a_rename(context: dict[str, Any]) -> None:
+        """Stop a render into a project whose answers file records another package name.
+
+        The first string copier renders for the files (`_subdirectory`) comes before any
+        file is written. An update refuses a rename earlier, before it renders the old
+        release (answers.check_answers_before_update), except with --quiet: this is then
+        the only refusal, after the `before` migrations.
+        """
+        name = context.get(answers.PACKAGE)
+        if "src" not in context["features"] or not name:
+            return
+        conf = context["_copier_conf"]
+        recorded = answers.recorded_answer(conf, answers.PACKAGE)
+        if recorded and str(recorded) != str(name):
+            raise answers.UserMessageError(
+                answers.rename_refusal(
+                    str(recorded), str(name), str(conf["answers_file"]), "before it writes a file"
+                )
+            )

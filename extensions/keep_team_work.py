@@ -34,8 +34,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import yaml
-
 HERE = Path(__file__).resolve().parent
 #: copier's own labels for the two sides of a conflict, and its marker lines.
 TEAM, TEMPLATE = "before updating", "after updating"
@@ -75,8 +73,14 @@ def _save(saved: Path, state: dict[str, Any]) -> None:
     (saved / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
 
 
+def _yaml(text: str) -> Any:
+    import yaml  # imported when needed: most after steps have nothing to read
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def _answers(path: Path) -> dict[str, Any]:
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    loaded = _yaml(path.read_text(encoding="utf-8")) if path.is_file() else None
     return loaded if isinstance(loaded, dict) else {}
 
 
@@ -132,7 +136,7 @@ def _untracked_entries() -> list[str]:
 
 def _generated_paths(template: Path, package: str) -> set[str]:
     """Every path a release of the template could generate, whatever the answers."""
-    config = yaml.safe_load((template / "copier.yml").read_text(encoding="utf-8"))
+    config = _yaml((template / "copier.yml").read_text(encoding="utf-8"))
     root = template / config.get("_subdirectory", "")
     paths = set()
     for name in _files(root):
@@ -254,11 +258,13 @@ def _newest_edits(state: dict[str, Any], saved: Path, moves: dict[str, str],
             print(f"Kept your edited {name}{where}: this release no longer generates it")
 
 
-def _respect_deletions(state: dict[str, Any], moves: dict[str, str], tracked: set[str]) -> None:
+def _respect_deletions(state: dict[str, Any], moves: dict[str, str], head: str) -> None:
     """A file the team deleted stays deleted at the path a release moved it to."""
-    for name in state["deleted"]:
-        newest = moves.get(name)
-        if newest and newest not in tracked and Path(newest).is_file():
+    moved = [name for name in state["deleted"] if name in moves]
+    tracked = set(git("ls-tree", "-r", "-z", "--name-only", head).split("\0")) if moved else set()
+    for name in moved:
+        newest = moves[name]
+        if newest not in tracked and Path(newest).is_file():
             Path(newest).unlink()
             drop_reject(name)
             print(f"Left out {newest}: you deleted {name}, which this release moved there")
@@ -331,11 +337,11 @@ def after(since: str, until: str, conflict: str, context: int, template: str, co
     state = _load(saved)
     if not state:
         return
-    moves = _sibling("moves").moves_between(since, until, state["package"])
-    tracked = set(filter(None, git("ls-tree", "-r", "-z", "--name-only", state["head"]).split("\0")))
-    _newest_edits(state, saved, moves, conflict, context)
-    _respect_deletions(state, moves, tracked)
-    _merge_structured(state, saved, template, commit, answers_file)
+    if state["edited"] or state["deleted"]:
+        moves = _sibling("moves").moves_between(since, until, state["package"])
+        _newest_edits(state, saved, moves, conflict, context)
+        _respect_deletions(state, moves, state["head"])
+        _merge_structured(state, saved, template, commit, answers_file)
     _put_back_aside(state, saved, keep_new=True)
     shutil.rmtree(saved, ignore_errors=True)
 

@@ -8,10 +8,12 @@ every file byte for byte (`.git/` aside), `git status --porcelain`, HEAD and the
 list.
 
 None of these refusals can come from the template: copier reads the answers file, and
-through it finds the template, before it loads anything of ours. Where copier's refusal
-is not clean (a traceback instead of a message, or a message that does not name the
-cause), `test_update_refusal_*` below mark it as a strict expected failure, so a copier
-release that fixes it makes the mark fail and get removed.
+through it finds the template, before it loads anything of ours. (An answer that parses
+but that copier cannot use, such as `tier: huge`, the template refuses itself: see
+test_update_answers.py.) Where copier's refusal is not clean (a traceback instead of a
+message, or a message that does not name the cause), `test_update_refusal_*` below mark
+it as a strict expected failure, so a copier release that fixes it makes the mark fail
+and get removed.
 """
 
 from __future__ import annotations
