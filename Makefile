@@ -16,12 +16,24 @@ $(UV):
 dev: $(UV) ## Create .venv with the template's test tools
 	$(UV) sync --quiet
 
-demo: dev ## Generate a project with every default into ./$(DEMO) and run its pipeline
+# `make demo` generates from the newest release tag (v*, in PEP 440 order, pre-releases
+# left out, as `copier copy` picks), or from HEAD in a clone that has none (CI clones
+# carry no tags). DEMO_REF=<tag or commit> picks another.
+DEMO_REF ?= $(shell .venv/bin/python -c 'import re, subprocess; \
+	from packaging.version import Version; \
+	tags = subprocess.run(["git", "tag", "--list", "v*"], capture_output=True, text=True).stdout.split(); \
+	releases = [tag for tag in tags if re.fullmatch(r"v[0-9]+(\.[0-9]+)*(\.post[0-9]+)?", tag)]; \
+	print(max(releases, key=lambda tag: Version(tag[1:]), default="HEAD"))')
+comma := ,
+DEMO_FROM = $(DEMO_REF)$(if $(filter HEAD,$(DEMO_REF)), (this clone has no release tag)$(comma) $(shell git rev-parse --short HEAD),$(comma) the newest release tag)
+
+demo: dev ## Generate ./$(DEMO) from the newest release (HEAD without tags) and run its pipeline
 	@if [ -e "$(DEMO)" ]; then echo "$(DEMO) exists; remove it or pass DEMO=<dir>" >&2; exit 2; fi
-	.venv/bin/copier copy --trust --defaults --vcs-ref HEAD . "$(DEMO)"
-	cd "$(DEMO)" && git init --quiet && PATH="$(CURDIR)/.venv/bin:$$PATH" \
-		$(MAKE) install-dev data-process train evaluate
-	@echo "Done: see $(DEMO)/reports/metrics.json"
+	@echo "Generating $(DEMO) from $(DEMO_FROM)"
+	.venv/bin/copier copy --trust --defaults --vcs-ref "$(DEMO_REF)" "$(CURDIR)" "$(DEMO)"
+	git -C "$(DEMO)" init --quiet
+	PATH="$(CURDIR)/.venv/bin:$$PATH" $(MAKE) -C "$(DEMO)" install-dev data-process train evaluate
+	@echo "Done: see $(DEMO)/reports/metrics.json ($(DEMO) is from $(DEMO_REF))"
 
 test: dev ## Run the whole test suite, build tests included
 	.venv/bin/pytest -n auto

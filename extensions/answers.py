@@ -148,7 +148,8 @@ PACKAGE = "package_name"
 
 def template_questions(template: Path) -> dict[str, dict[str, Any]]:
     """The questions of a template's copier.yml, by name."""
-    config = yaml.safe_load((Path(template) / "copier.yml").read_text(encoding="utf-8"))
+    text = (Path(template) / "copier.yml").read_text(encoding="utf-8")
+    config = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # fast
     return {
         name: spec
         for name, spec in config.items()

@@ -46,12 +46,23 @@ def roll_back_if_unfinished(project: Path, steps: Any) -> None:
 
 
 class UpdateGuard(ContextHook):
-    """Registers, once per destination, the rollback that runs when copier exits."""
+    """Registers the rollback that runs when copier exits, once per render of a project.
+
+    Copier builds one Jinja environment, so one of these, for each render: the first
+    context tells where it renders. Only a git repository can be updated; copier's own
+    temporary renders have none while they render.
+    """
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self._seen = False
 
     def hook(self, context: dict[str, Any]) -> None:
-        destination = str(context["_copier_conf"]["dst_path"])
-        if destination not in _GUARDED:
-            _GUARDED.add(destination)
+        if self._seen:
+            return
+        self._seen = True
+        destination = Path(str(context["_copier_conf"]["dst_path"])).resolve()
+        if str(destination) not in _GUARDED and (destination / ".git").exists():
+            _GUARDED.add(str(destination))
             # Loaded now: by exit time copier has deleted its clone of the template.
-            steps = _keep_team_work()
-            atexit.register(roll_back_if_unfinished, Path(destination).resolve(), steps)
+            atexit.register(roll_back_if_unfinished, destination, _keep_team_work())

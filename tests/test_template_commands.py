@@ -186,6 +186,18 @@ def test_update_workflow_opens_a_pull_request(workflow: Path) -> None:
     assert ".rej" in step["with"]["body"]
 
 
+def test_update_workflow_pull_request_says_what_the_rej_files_hold_and_how_to_resolve_them(
+    workflow: Path,
+) -> None:
+    step = next(s for s in _steps(workflow) if "create-pull-request" in s.get("uses", ""))
+    body = " ".join(step["with"]["body"].split())
+    assert "the file holds the template's new version with every hunk" in body
+    assert "the hunks that did not apply are in a `.rej` file beside it, as a diff" in body
+    assert "apply each of its hunks by hand to the file beside it, then delete the `.rej`" in body
+    assert "Deleting a `.rej` without applying it drops that change" in body
+    assert "no `.rej` is left for those" in body
+
+
 def test_update_workflow_names_no_host(workflow: Path) -> None:
     """Indexes and registries come from the project's settings, never from the workflow."""
     assert "://" not in workflow.read_text()
@@ -220,10 +232,34 @@ def test_medium_readme_explains_checking_updating_and_drift(medium: Path) -> Non
     assert "template-update.yml" in section
 
 
+@pytest.mark.parametrize("tier", ["small", "medium"])
+def test_readme_says_what_each_conflict_mode_leaves_and_how_to_resolve_it(
+    medium: Path, small: Path, tier: str
+) -> None:
+    section = " ".join(_updating_section(small if tier == "small" else medium).split())
+    # Inline: both sides in the file, the team's first.
+    assert 'your lines after a `<<<<<<<` line labelled "before updating"' in section
+    assert "the template's after the `=======` line, up to a `>>>>>>>` line" in section
+    # --conflict rej: the template's version in the file, the team's unapplied hunks beside it.
+    assert "the file holds the template's new version, with every hunk of your change" in section
+    assert "the hunks that did not apply are in `<file>.rej` beside it, as a diff" in section
+    assert "apply each hunk of the `.rej` to the file by hand, then delete the `.rej`" in section
+    assert "Deleting a `.rej` without applying it drops your change." in section
+    assert "leaves no `.rej` for what it put back" in section
+    assert "your file stays as it was" not in section  # what it used to say, backwards
+
+
+def test_readme_says_how_a_project_from_an_unreleased_commit_updates(medium: Path) -> None:
+    section = " ".join(_updating_section(medium).split())
+    assert "records it in `_commit` as `vX.Y.Z-N-gSHA`, N commits after vX.Y.Z" in section
+    assert 'make template-update ARGS="--vcs-ref HEAD"' in section
+
+
 def test_small_readme_explains_updating_without_a_makefile(small: Path) -> None:
     section = _updating_section(small)
     assert "uv run copier check-update" in section
     assert "uv run copier update --trust --skip-answered --defaults" in section
+    assert "uv run copier update --trust --skip-answered --defaults --vcs-ref HEAD" in section
     assert "-d tier=medium" in section
     assert "make " not in section
 
