@@ -28,7 +28,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -179,7 +178,6 @@ def _record(saved: Path, template: str, commit: str, answers_file: str) -> None:
                         if name not in tracked and Path(name).is_file())  # fmt: skip
     state = {
         "copier_pid": os.getppid(),
-        "started": time.time(),
         "head": git("rev-parse", "HEAD").strip(),
         "untracked": _untracked_entries(),
         "package": package,
@@ -228,8 +226,20 @@ def land(ours: Path, base: Path, target: Path, conflict: str, context: int) -> b
         labels = ["-L", TEAM, "-L", "last update", "-L", TEMPLATE]
         merged = subprocess.run(["git", "merge-file", *labels, str(result), str(base),
                                  str(target)], check=False)  # fmt: skip
+        if merged.returncode:
+            mark_unmerged(target.as_posix(), base, ours, target)
         shutil.copyfile(result, target)
     return merged.returncode == 0
+
+
+def mark_unmerged(name: str, base: Path, ours: Path, theirs: Path) -> None:
+    """Record a conflict in the index, as copier does for its own: git status and commit see it."""
+    stages = [f"0 {'0' * 40}\t{name}"]
+    for stage, side in ((1, base), (2, ours), (3, theirs)):
+        sha = git("hash-object", "-w", "--", str(side)).strip()
+        stages.append(f"100644 {sha} {stage}\t{name}")
+    subprocess.run(["git", "update-index", "--index-info"], input="\n".join(stages) + "\n",
+                   text=True, check=True)  # fmt: skip
 
 
 def _conflict_note(target: str, conflict: str) -> str:
@@ -360,13 +370,14 @@ def rollback(project: Path) -> bool:
     state = _load(saved)
     if not state:
         return False
+    started = (saved / "state.json").stat().st_mtime - 1  # written as the update began
     cwd = Path.cwd()
     os.chdir(project)
     try:
         git("reset", "--hard", "--quiet", state["head"])
         for entry in sorted(set(_untracked_entries()) - set(state["untracked"])):
             path = Path(entry)
-            if _made_since(path, state["started"] - 1):
+            if _made_since(path, started):
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
         _put_back_aside(state, saved, keep_new=False)
         shutil.rmtree(saved, ignore_errors=True)

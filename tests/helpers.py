@@ -246,7 +246,8 @@ def changelog_version() -> str:
 def changed_since_last_release(package: str = "ml_project") -> set[str]:
     """The generated files that the changelog says changed since the newest recorded release.
 
-    They are the backticked paths (with a dot or a slash) in the ``### Generated files``
+    They are the backticked paths (with a dot or a slash, or a root file such as
+    ``Makefile``, ``Dockerfile`` or ``LICENSE``) in the ``### Generated files``
     lists of every section above that release's (``[Unreleased]``, and a release whose
     tag is not recorded yet).
     """
@@ -256,7 +257,9 @@ def changed_since_last_release(package: str = "ml_project") -> set[str]:
     listed: set[str] = set()
     for section in re.split(r"^### ", unreleased, flags=re.M)[1:]:
         if section.startswith("Generated files\n"):
-            listed |= set(re.findall(r"`([\w<>./-]*[./][\w<>./-]*)`", section))
+            listed |= set(
+                re.findall(r"`([\w<>./-]*[./][\w<>./-]*|[A-Z][a-z]*file|LICENSE)`", section)
+            )
     return {name.replace("<package>", package) for name in listed}
 
 

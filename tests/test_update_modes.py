@@ -68,8 +68,10 @@ def _realistic_release(template: Path) -> None:
     )
     dependencies = template / "extensions/dependencies.py"
     dependencies.write_text(dependencies.read_text().replace('"joblib>=1.4"', '"joblib>=1.5"'))
-    notebook = template / "template/notebooks/exploration.ipynb.jinja"
-    notebook.write_text(notebook.read_text().replace('"# Exploration\\n"', '"# First look\\n"'))
+    notebook = template / "template/notebooks/01_exploration.ipynb.jinja"
+    notebook.write_text(
+        notebook.read_text().replace('"# 01 Exploration\\n"', '"# 01 First look\\n"')
+    )
     readme = template / "template/README.md.jinja"
     title, rest = readme.read_text().split("\n", 1)
     readme.write_text(f"{title}\n\n# Added by a later template release.\n{rest}")
@@ -119,33 +121,85 @@ def edit_contributing(project: Path) -> None:
     path = project / "CONTRIBUTING.md"
     title, rest = path.read_text().split("\n", 1)
     path.write_text(TEAM_TITLE + rest + TEAM_RULE)
-    commit(project, "docs: our rules")
+
+
+def add_after(pyproject: Path, entry: str, new: str) -> None:
+    """Add a dependency where `uv add` puts it: on the line after the one it sorts after."""
+    text = pyproject.read_text()
+    assert f'    "{entry}",\n' in text
+    pyproject.write_text(text.replace(f'    "{entry}",\n', f'    "{entry}",\n    "{new}",\n', 1))
+
+
+NOTEBOOK = "notebooks/01_exploration.ipynb"
+OWN_SETTINGS = '{"python.defaultInterpreterPath": ".venv/bin/python"}\n'
+
+
+class Updated(NamedTuple):
+    project: Path
+    log: str
+    mode: str
+    notebook: bytes  # the team's notebook, as committed
+
+
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param(m, marks=pytest.mark.xdist_group(f"update-modes-{m}")) for m in MODES],
+)
+def updated(
+    request: pytest.FixtureRequest, releases: Releases, tmp_path_factory: pytest.TempPathFactory
+) -> Updated:
+    """A medium project a team edited as teams do, updated across the realistic release.
+
+    Each edit meets one change of the release: the moved CONTRIBUTING.md (one line both
+    changed, one paragraph only the team wrote), a dependency added next to one the
+    release bumps, a notebook title both changed, a README saved with CRLF, and the
+    developer's own ignored editor settings where the release starts shipping some.
+    """
+    mode = request.param
+    dst = tmp_path_factory.mktemp(f"edited-{mode}") / "project"
+    project = generate(releases.template, releases.head, dst, tier="medium")
+    edit_contributing(project)
+    add_after(project / "pyproject.toml", "joblib>=1.4", "lightgbm>=4.5")
+    notebook = project / NOTEBOOK
+    notebook.write_text(notebook.read_text().replace('"# 01 Exploration\\n"', '"# 01 Our look\\n"'))
+    readme = project / "README.md"
+    team = readme.read_text() + "\n## What we learned\n\nShallow trees overfit less.\n"
+    readme.write_bytes(team.replace("\n", "\r\n").encode())  # an editor that saves CRLF
+    commit(project, "feat: our work")
+    ours = notebook.read_bytes()
+    (project / ".vscode").mkdir()
+    (project / ".vscode/settings.json").write_text(OWN_SETTINGS)  # ignored: never committed
+    _, log = run_update(project, "-r", releases.realistic, "--conflict", mode)
+    return Updated(project, log, mode, ours)
 
 
 # 1. The mode the user chose is the mode of every conflict, moves and drops included.
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_edits_to_a_moved_file_land_at_its_new_path_in_the_chosen_mode(
-    releases: Releases, tmp_path: Path, mode: str
-) -> None:
-    project = generate(releases.template, releases.head, tmp_path / "project", tier="medium")
-    edit_contributing(project)
-    _, log = run_update(project, "-r", releases.realistic, "--conflict", mode)
+def test_edits_to_a_moved_file_land_at_its_new_path_in_the_chosen_mode(updated: Updated) -> None:
+    project, log = updated.project, updated.log
     moved = (project / ".github/CONTRIBUTING.md").read_text()
     assert not (project / "CONTRIBUTING.md").exists()
     assert TEAM_RULE in moved  # the clean part of the edit
     assert "Moved your changes to CONTRIBUTING.md into .github/CONTRIBUTING.md" in log
-    assert orphan_rejects(project) == []
-    if mode == "rej":
-        assert files_with_markers(project) == []
-        assert rejects(project) == [".github/CONTRIBUTING.md.rej"]
+    if updated.mode == "rej":
         assert TEAM_TITLE.strip() in (project / ".github/CONTRIBUTING.md.rej").read_text()
         assert moved.startswith("# How to contribute to")
     else:
+        assert TEAM_TITLE in moved and "# How to contribute to" in moved
+
+
+def test_every_conflict_is_left_in_the_chosen_mode_and_no_reject_is_orphaned(
+    updated: Updated,
+) -> None:
+    project = updated.project
+    assert orphan_rejects(project) == []
+    if updated.mode == "rej":
+        assert files_with_markers(project) == []
+        assert rejects(project) == [".github/CONTRIBUTING.md.rej"]
+    else:
         assert rejects(project) == []
         assert files_with_markers(project) == [".github/CONTRIBUTING.md"]
-        assert TEAM_TITLE in moved and "# How to contribute to" in moved
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -221,20 +275,6 @@ def test_a_file_the_team_renamed_is_not_generated_again_beside_it(
 # 3. Nothing ignored or untracked is overwritten; no tier change puts data before git.
 
 
-def test_an_ignored_file_in_the_way_of_a_new_template_file_is_kept_beside_it(
-    releases: Releases, tmp_path: Path
-) -> None:
-    project = generate(releases.template, releases.head, tmp_path / "project", tier="medium")
-    ours = project / ".vscode/settings.json"
-    ours.parent.mkdir()
-    ours.write_text('{"python.defaultInterpreterPath": ".venv/bin/python"}\n')
-    _, log = run_update(project, "-r", releases.realistic)
-    assert ours.read_text() == '{"editor.rulers": [100]}\n'
-    kept = project / ".vscode/settings.json.mine"
-    assert kept.read_text() == '{"python.defaultInterpreterPath": ".venv/bin/python"}\n'
-    assert "Kept your untracked .vscode/settings.json as .vscode/settings.json.mine" in log
-
-
 #: What no tier's .gitignore may let git see, and the placeholders it must let through.
 NEVER_IN_GIT = ["data/raw/wine.csv", "data/processed/train.parquet", "data/interim/x.csv",
                 "data/external/x.csv", "models/model.joblib", "models/model.pt", ".env",
@@ -274,6 +314,7 @@ def test_a_failed_update_leaves_the_project_as_it_was_and_says_how_to_retry(
 ) -> None:
     project = generate(releases.template, releases.head, tmp_path / "project", tier="medium")
     edit_contributing(project)
+    commit(project, "docs: our rules")
     before = tree(project) | {ANSWERS: (project / ANSWERS).read_bytes()}
     code, log = run_update(project, "-r", releases.broken, retcode=None)
     assert code != 0
@@ -284,55 +325,47 @@ def test_a_failed_update_leaves_the_project_as_it_was_and_says_how_to_retry(
     assert not (project / ".git/copier-ml-update").exists()
 
 
+# 3. (continued) The developer's own file where the release starts shipping one.
+
+
+def test_an_ignored_file_in_the_way_of_a_new_template_file_is_kept_beside_it(
+    updated: Updated,
+) -> None:
+    project = updated.project
+    assert (project / ".vscode/settings.json").read_text() == '{"editor.rulers": [100]}\n'
+    assert (project / ".vscode/settings.json.mine").read_text() == OWN_SETTINGS
+    line = "Kept your untracked .vscode/settings.json as .vscode/settings.json.mine"
+    assert line in updated.log
+
+
 # 7. Cleaner merges where the structure allows.
 
 
-def _add_after(pyproject: Path, entry: str, new: str) -> None:
-    text = pyproject.read_text()
-    assert f'    "{entry}",\n' in text
-    pyproject.write_text(text.replace(f'    "{entry}",\n', f'    "{entry}",\n    "{new}",\n', 1))
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_a_dependency_added_next_to_a_bumped_one_merges_cleanly(
-    releases: Releases, tmp_path: Path, mode: str
-) -> None:
-    project = generate(releases.template, releases.head, tmp_path / "project", tier="medium")
-    _add_after(project / "pyproject.toml", "joblib>=1.4", "lightgbm>=4.5")  # where uv adds it
-    commit(project, "feat: lightgbm")
-    _, log = run_update(project, "-r", releases.realistic, "--conflict", mode)
+def test_a_dependency_added_next_to_a_bumped_one_merges_cleanly(updated: Updated) -> None:
+    project = updated.project
     dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     assert {"joblib>=1.5", "lightgbm>=4.5"} <= set(dependencies["dependencies"])
     assert "joblib>=1.4" not in dependencies["dependencies"]
-    assert rejects(project) == files_with_markers(project) == []
-    assert git("-C", project, "diff", "--name-only", "--diff-filter=U") == ""
-    assert "Merged pyproject.toml entry by entry" in log
+    assert not (project / "pyproject.toml.rej").exists()
+    assert "Merged pyproject.toml entry by entry" in updated.log
 
 
-def test_generated_projects_keep_line_endings_stable(releases: Releases, tmp_path: Path) -> None:
-    project = generate(releases.template, releases.head, tmp_path / "project", tier="medium")
-    readme = project / "README.md"
-    team = readme.read_text() + "\n## What we learned\n\nShallow trees overfit less.\n"
-    readme.write_bytes(team.replace("\n", "\r\n").encode())  # an editor that saves CRLF
-    commit(project, "docs: what we learned")
-    run_update(project, "-r", releases.realistic)
-    text = readme.read_text()
-    assert "# Added by a later template release." in text and "Shallow trees overfit less." in text
-    assert files_with_markers(project) == rejects(project) == []
+def test_no_file_is_left_unmerged_in_the_index_but_the_conflict(updated: Updated) -> None:
+    unmerged = git("-C", updated.project, "diff", "--name-only", "--diff-filter=U").split()
+    assert unmerged == ([] if updated.mode == "rej" else [".github/CONTRIBUTING.md"])
 
 
-@pytest.mark.parametrize("mode", MODES)
+def test_a_readme_saved_with_crlf_merges_line_by_line(updated: Updated) -> None:
+    text = (updated.project / "README.md").read_text()
+    assert "# Added by a later template release." in text
+    assert "Shallow trees overfit less." in text
+
+
 def test_a_conflicting_notebook_stays_a_notebook_with_the_templates_beside_it(
-    releases: Releases, tmp_path: Path, mode: str
+    updated: Updated,
 ) -> None:
-    project = generate(releases.template, releases.head, tmp_path / "project", tier="small")
-    notebook = project / "notebooks/exploration.ipynb"
-    notebook.write_text(notebook.read_text().replace('"# Exploration\\n"', '"# Our look\\n"'))
-    ours = notebook.read_bytes()
-    commit(project, "docs: our title")
-    _, log = run_update(project, "-r", releases.realistic, "--conflict", mode)
-    assert notebook.read_bytes() == ours
-    beside = project / "notebooks/exploration.from-template.ipynb"
-    assert json.loads(beside.read_text())["cells"][0]["source"][0] == "# First look\n"
-    assert "Kept your notebooks/exploration.ipynb whole" in log
-    assert rejects(project) == files_with_markers(project) == []
+    project = updated.project
+    assert (project / NOTEBOOK).read_bytes() == updated.notebook
+    beside = project / "notebooks/01_exploration.from-template.ipynb"
+    assert json.loads(beside.read_text())["cells"][0]["source"][0] == "# 01 First look\n"
+    assert f"Kept your {NOTEBOOK} whole" in updated.log
