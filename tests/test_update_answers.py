@@ -14,18 +14,27 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pexpect
 import pytest
 import yaml
-from plumbum import local
 
-from .helpers import PROJECT_ENV, TOOLS, load_extension, recorded_releases, run_in, template_repo
-from .helpers import tool as find_tool
+from . import helpers
+from .helpers import (
+    ANSWERS,
+    PROJECT_ENV,
+    TOOLS,
+    answers,
+    commit,
+    generate,
+    load_extension,
+    recorded_releases,
+    run_in,
+    template_repo,
+    tree,
+)
 
-ANSWERS = ".copier-answers.yml"
 TRACEBACK = "Traceback (most recent call last)"
 #: Where the `before` migration saves what an update could lose (extensions/keep_team_work.py).
 SAVED = ".git/copier-ml-update"
@@ -66,42 +75,13 @@ def project(generated: Path, tmp_path: Path) -> Path:
 
 def copier(project: Path, *args: str) -> tuple[int, str]:
     """The copier command line, run in a project, stdin closed as in CI: status and output."""
-    with local.cwd(project), local.env(**PROJECT_ENV):
-        code, out, err = find_tool("copier").run(list(args), retcode=None, stdin=subprocess.DEVNULL)
+    code, out, err = helpers.copier(project, *args, retcode=None)
     return code, out + err
-
-
-def generate(template: Path, ref: str, dst: Path, *data: str) -> Path:
-    code, output = copier(template.parent, "copy", "--trust", "--defaults", "--quiet", "-r", ref,
-                          *data, str(template), str(dst))  # fmt: skip
-    assert code == 0, output
-    run_in(dst, "git", "init", "--quiet")
-    commit(dst, "chore: generate")
-    return dst
-
-
-def commit(project: Path, message: str) -> None:
-    run_in(project, "git", "add", "--all")
-    run_in(project, "git", "commit", "--quiet", "--allow-empty", "-m", message)
 
 
 def update(project: Path, releases: tuple[Path, str], *args: str) -> tuple[int, str]:
     """`copier update` to the newest release, with the recorded answers and these options."""
     return copier(project, *UPDATE, "-r", releases[1], *args)
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file of a project but git's own and the answers file, with its bytes."""
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in root.rglob("*")
-        if path.is_file() and ".git" not in path.relative_to(root).parts and path.name != ANSWERS
-    }
-
-
-def answers(project: Path) -> dict[str, object]:
-    recorded: dict[str, object] = yaml.safe_load((project / ANSWERS).read_text())
-    return recorded
 
 
 def snapshot(project: Path) -> tuple[dict[str, bytes], str, str, bool]:
@@ -311,7 +291,7 @@ def test_the_manual_rename_route_updates_cleanly(
     code, output = update(project, releases, "-d", "package_name=churn")
     assert code == 0, output
     template, newest = releases
-    fresh = generate(template, newest, tmp_path / "fresh", "--data=package_name=churn")
+    fresh = generate(template, newest, tmp_path / "fresh", package_name="churn")
     renamed, expected = tree(project), tree(fresh)
     assert renamed.pop("src/churn/models/train.py") == (
         expected.pop("src/churn/models/train.py") + b"\n\nTEAM_SEED = 7\n"

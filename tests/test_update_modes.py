@@ -31,6 +31,9 @@ from .helpers import (
     tree,
 )
 
+#: One worker: the releases below are cut once for the whole module.
+pytestmark = pytest.mark.xdist_group("update-modes")
+
 MODES = ["inline", "rej"]
 MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
 #: What the team writes: a line the release rewrites too, and a paragraph of its own.
@@ -141,10 +144,7 @@ class Updated(NamedTuple):
     notebook: bytes  # the team's notebook, as committed
 
 
-@pytest.fixture(
-    scope="module",
-    params=[pytest.param(m, marks=pytest.mark.xdist_group(f"update-modes-{m}")) for m in MODES],
-)
+@pytest.fixture(scope="module", params=MODES)
 def updated(
     request: pytest.FixtureRequest, releases: Releases, tmp_path_factory: pytest.TempPathFactory
 ) -> Updated:
@@ -203,25 +203,20 @@ def test_every_conflict_is_left_in_the_chosen_mode_and_no_reject_is_orphaned(
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize(
-    ("tier", "change", "edited"),
-    [
-        ("large", "tier=medium", "src/ml_project/serving/app.py"),
-        ("medium", "exclude_features=[contributing]", "CONTRIBUTING.md"),
-    ],
-    ids=["shrink", "feature-off"],
-)
-def test_an_edited_file_the_update_drops_is_put_back_with_no_reject(
-    releases: Releases, tmp_path: Path, mode: str, tier: str, change: str, edited: str
+def test_edited_files_a_shrink_or_a_feature_switched_off_drops_are_put_back_with_no_reject(
+    releases: Releases, tmp_path: Path, mode: str
 ) -> None:
-    project = generate(releases.template, releases.head, tmp_path / "project", tier=tier)
-    append(project / edited, "\n# Our own addition.\n")
-    commit(project, "feat: our addition")
-    _, log = run_update(project, "-d", change, "-r", releases.head, "--conflict", mode)
-    assert (project / edited).read_text().endswith("\n# Our own addition.\n")
-    assert f"Kept your edited {edited}" in log
-    assert rejects(project) == []
-    assert files_with_markers(project) == []
+    project = generate(releases.template, releases.head, tmp_path / "project", tier="large")
+    dropped = ["src/ml_project/serving/app.py", "CONTRIBUTING.md"]  # by medium, by the feature
+    for name in dropped:
+        append(project / name, "\n# Our own addition.\n")
+    commit(project, "feat: our additions")
+    _, log = run_update(project, "-d", "tier=medium", "-d", "exclude_features=[contributing]",
+                        "-r", releases.head, "--conflict", mode)  # fmt: skip
+    for name in dropped:
+        assert (project / name).read_text().endswith("\n# Our own addition.\n")
+        assert f"Kept your edited {name}" in log
+    assert rejects(project) == files_with_markers(project) == []
 
 
 # 2. Renames are safe: moves chain, and the team's deletions and renames hold.
