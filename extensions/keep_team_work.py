@@ -79,7 +79,10 @@ def _yaml(text: str) -> Any:
 
 
 def _answers(path: Path) -> dict[str, Any]:
-    loaded = _yaml(path.read_text(encoding="utf-8")) if path.is_file() else None
+    try:
+        loaded = _yaml(path.read_text(encoding="utf-8"))
+    except OSError:
+        return {}
     return loaded if isinstance(loaded, dict) else {}
 
 
@@ -91,17 +94,35 @@ def _copy(source: Path, target: Path) -> None:
 # The recorded release, as rendered before any edit.
 
 
-def copiers_old_copy(answers_file: str) -> Path | None:
-    """The render of the recorded release that copier made just before this step.
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # another update removed it meanwhile
+        return 0.0
 
-    Copier renders it in a temporary folder that migrations are not told about; finding
-    it (the newest one whose answers equal the project's) saves rendering it again.
+
+def copiers_old_copy(answers_file: str, into: Path) -> Path | None:
+    """The render of the recorded release that copier made just before this step, copied.
+
+    Copier renders it in a temporary folder that migrations are not told about; reusing
+    it saves rendering it again. Other updates may run on this machine at once, so the
+    folder must have the project's answers and no ``.git`` yet: copier initialises one
+    there right after this step, and only later deletes the folder. Still without one
+    once copied, the folder was whole while it was read.
     """
     ours = _answers(Path(answers_file))
     candidates = Path(tempfile.gettempdir()).glob(OLD_COPY_PREFIX + "*")
-    for folder in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
-        if ours and _answers(folder / answers_file) == ours:
-            return folder
+    for folder in sorted(candidates, key=_modified, reverse=True):
+        if not ours or (folder / ".git").exists() or _answers(folder / answers_file) != ours:
+            continue
+        try:
+            shutil.copytree(folder, into)
+        except OSError:
+            shutil.rmtree(into, ignore_errors=True)
+            continue
+        if folder.is_dir() and not (folder / ".git").exists():
+            return into
+        shutil.rmtree(into, ignore_errors=True)
     return None
 
 
@@ -159,7 +180,7 @@ def _record(saved: Path, template: str, commit: str, answers_file: str) -> None:
     recorded = _answers(Path(answers_file))
     package = str(recorded.get("package_name") or "")
     with tempfile.TemporaryDirectory(prefix="copier-ml-pristine-") as tmp:
-        original = copiers_old_copy(answers_file) or render(
+        original = copiers_old_copy(answers_file, Path(tmp) / "found") or render(
             template, commit, recorded, Path(tmp) / "project"
         )
         edited, deleted = [], []

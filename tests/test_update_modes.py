@@ -364,3 +364,28 @@ def test_a_conflicting_notebook_stays_a_notebook_with_the_templates_beside_it(
     beside = project / "notebooks/01_exploration.from-template.ipynb"
     assert json.loads(beside.read_text())["cells"][0]["source"][0] == "# 01 First look\n"
     assert f"Kept your {NOTEBOOK} whole" in updated.log
+
+
+# 10. Speed: the migration reuses copier's render of the recorded release.
+
+
+def test_the_before_step_reuses_copiers_render_of_this_project_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps = load_extension("keep_team_work")
+    monkeypatch.setattr(steps.tempfile, "tempdir", str(tmp_path))
+    project, ours = tmp_path / "project", "_commit: v0.4.0\ntier: medium\n"
+    renders = {"a-further-along": ours, "b-other-answers": "_commit: v0.4.0\ntier: large\n",
+               "c-this-project": ours}  # fmt: skip
+    for name, recorded in renders.items():
+        folder = tmp_path / f"{steps.OLD_COPY_PREFIX}{name}"
+        folder.mkdir()
+        (folder / ANSWERS).write_text(recorded)
+        (folder / "README.md").write_text(name)
+    (tmp_path / f"{steps.OLD_COPY_PREFIX}a-further-along" / ".git").mkdir()  # merging already
+    project.mkdir()
+    (project / ANSWERS).write_text(ours)
+    monkeypatch.chdir(project)
+    found = steps.copiers_old_copy(ANSWERS, tmp_path / "found")
+    assert found is not None and (found / "README.md").read_text() == "c-this-project"
+    assert steps.copiers_old_copy("no-such-answers.yml", tmp_path / "none") is None
