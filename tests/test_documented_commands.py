@@ -54,6 +54,7 @@ from .helpers import (
     append,
     commit,
     copier,
+    generate,
     git,
     release,
     run_in,
@@ -180,22 +181,8 @@ class World:
     def project(self) -> Path:
         """A medium project copied at the base release, as docs/org-rollout.md pins one:
         `copier copy --vcs-ref vX.Y.Z`; committed."""
-        project = self.root / "project"
         releases = self.releases
-        copier(
-            self.root,
-            "copy",
-            "--trust",
-            "--defaults",
-            "--quiet",
-            "--vcs-ref",
-            releases.base,
-            str(releases.template),
-            str(project),
-        )
-        git("-C", project, "init", "--quiet")
-        commit(project, "chore: generate")
-        return project
+        return generate(releases.template, releases.base, self.root / "project")
 
     def rendered(self, tier: str) -> Path:
         """A project of this tier at the base release, for its README and its Makefile."""
@@ -203,18 +190,7 @@ class World:
             return self.project
         project = self.root / tier
         if not project.exists():
-            copier(
-                self.root,
-                "copy",
-                "--trust",
-                "--defaults",
-                "--quiet",
-                "--vcs-ref",
-                self.releases.base,
-                f"--data=tier={tier}",
-                str(self.releases.template),
-                str(project),
-            )
+            generate(self.releases.template, self.releases.base, project, tier=tier)
         return project
 
     @cached_property
