@@ -314,7 +314,7 @@ def _settle_conflict(name: str) -> None:
 def _merge_structured(state: dict[str, Any], saved: Path, template: str, commit: str,
                       answers_file: str) -> None:  # fmt: skip
     """pyproject.toml merged entry by entry; a conflicting notebook kept whole."""
-    names = [n for n in state["edited"] if n in ("pyproject.toml",) or n.endswith(".ipynb")]
+    names = [n for n in state["edited"] if n == "pyproject.toml" or n.endswith(".ipynb")]
     conflicted = [name for name in names if _conflicted(name)]
     if not conflicted:
         return

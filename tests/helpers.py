@@ -435,3 +435,26 @@ def release(template: Path, change: Callable[[Path], None]) -> str:
 
 def append(path: Path, text: str) -> None:
     path.write_text(path.read_text() + text)
+
+
+def add_dependency(pyproject: Path, requirement: str) -> None:
+    """Add a runtime dependency where `uv add` puts it: in name order."""
+    lines = pyproject.read_text().splitlines(keepends=True)
+    start = lines.index("dependencies = [\n") + 1
+    end = lines.index("]\n", start)
+    at = next((i for i in range(start, end) if lines[i].strip() > f'"{requirement}",'), end)
+    lines.insert(at, f'    "{requirement}",\n')
+    pyproject.write_text("".join(lines))
+
+
+def make_with_our_copier(
+    project: Path, *args: str, retcode: int | None = 0
+) -> tuple[int, str, str]:
+    """A generated project's make, not installed: its copier is the test environment's."""
+    return run_in(project, "make", "--no-print-directory", "RUN=", *args, retcode=retcode)
+
+
+def back_to_head(project: Path) -> None:
+    """A project as committed: what a test changed is reset, what it made is removed."""
+    git("-C", project, "reset", "--quiet", "--hard")
+    git("-C", project, "clean", "--quiet", "-fdx")

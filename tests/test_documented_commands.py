@@ -56,6 +56,7 @@ from .helpers import (
     copier,
     generate,
     git,
+    make_with_our_copier,
     release,
     run_in,
     template_repo,
@@ -241,7 +242,7 @@ def restoring(project: Path) -> Iterator[Path]:
 
 def make(project: Path, *args: str, retcode: int | None = 0) -> tuple[int, str, str]:
     """The project's make, its copier from the test environment (see the module's doc)."""
-    return run_in(project, "make", "--no-print-directory", "RUN=", *args, retcode=retcode)
+    return make_with_our_copier(project, *args, retcode=retcode)
 
 
 def dry_run(project: Path, *args: str) -> str:

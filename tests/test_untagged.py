@@ -29,9 +29,11 @@ from .helpers import (
     TOOLS,
     answers,
     append,
+    back_to_head,
     commit,
     generate,
     git,
+    make_with_our_copier,
     release,
     run_in,
     template_repo,
@@ -88,13 +90,7 @@ def newer_release(template: Path) -> Iterator[str]:
 
 
 def _template_update(project: Path, *args: str) -> tuple[int, str, str]:
-    return run_in(project, "make", "--no-print-directory", "RUN=", "template-update", *args,
-                  retcode=None)  # fmt: skip
-
-
-def _put_back(project: Path) -> None:
-    git("-C", project, "reset", "--quiet", "--hard")
-    git("-C", project, "clean", "--quiet", "-fdx")
+    return make_with_our_copier(project, "template-update", *args, retcode=None)
 
 
 def _workflow_check(project: Path, tmp_path: Path) -> tuple[int, str, str, str]:
@@ -135,7 +131,7 @@ def test_template_update_takes_the_next_release_once_one_is_tagged(
         assert "Next release." in (project / "README.md").read_text()
         assert "Updated from the template. Before committing:" in out
     finally:
-        _put_back(project)
+        back_to_head(project)
 
 
 def test_template_update_without_a_newer_release_says_why_and_exits_0(
@@ -164,7 +160,7 @@ def test_the_command_template_update_names_updates_to_the_newest_commit(
         assert recorded and recorded["tag"] == base and int(recorded["count"]) >= 2
         assert "Unreleased change two." in (project / "README.md").read_text()
     finally:
-        _put_back(project)
+        back_to_head(project)
 
 
 def test_template_update_passes_an_explicit_ref_straight_to_copier(
@@ -175,7 +171,7 @@ def test_template_update_passes_an_explicit_ref_straight_to_copier(
     try:
         code, out, err = _template_update(project, "ARGS=--vcs-ref v9.9.9")
     finally:
-        _put_back(project)
+        back_to_head(project)
     assert code != 0
     assert " copier update --trust --skip-answered --defaults --vcs-ref v9.9.9\n" in out
     assert "Unknown revision: 'v9.9.9'" in out + err

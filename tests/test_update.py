@@ -17,6 +17,7 @@ import pytest
 from .helpers import (
     ANSWERS,
     TEMPLATE,
+    add_dependency,
     answers,
     append,
     changelog_version,
@@ -93,16 +94,6 @@ def test_the_readme_names_the_newest_release_as_current() -> None:
 # 2. The team's work is kept; the template's changes arrive.
 
 
-def _add_dependency(pyproject: Path, requirement: str) -> None:
-    """Add a runtime dependency where `uv add` puts it: in name order."""
-    lines = pyproject.read_text().splitlines(keepends=True)
-    start = lines.index("dependencies = [\n") + 1
-    end = lines.index("]\n", start)
-    at = next((i for i in range(start, end) if lines[i].strip() > f'"{requirement}",'), end)
-    lines.insert(at, f'    "{requirement}",\n')
-    pyproject.write_text("".join(lines))
-
-
 def _team_edits(project: Path, tune_model: bool = True) -> dict[str, str]:
     """Edit a project as a team would; what each edit added, by file."""
     added = {
@@ -124,7 +115,7 @@ def _team_edits(project: Path, tune_model: bool = True) -> dict[str, str]:
         content["cells"].append({"cell_type": "markdown", "id": "team", "metadata": {},
                                  "source": ["Our finding."]})  # fmt: skip
         notebook.write_text(json.dumps(content, indent=1) + "\n")
-    _add_dependency(project / "pyproject.toml", "rich>=13")
+    add_dependency(project / "pyproject.toml", "rich>=13")
     for name, text in added.items():
         path = project / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from pathspec import GitIgnoreSpec
 
 from .helpers import (
     ANSWERS,
+    add_dependency,
     append,
     commit,
     copier,
@@ -126,13 +127,6 @@ def edit_contributing(project: Path) -> None:
     path.write_text(TEAM_TITLE + rest + TEAM_RULE)
 
 
-def add_after(pyproject: Path, entry: str, new: str) -> None:
-    """Add a dependency where `uv add` puts it: on the line after the one it sorts after."""
-    text = pyproject.read_text()
-    assert f'    "{entry}",\n' in text
-    pyproject.write_text(text.replace(f'    "{entry}",\n', f'    "{entry}",\n    "{new}",\n', 1))
-
-
 NOTEBOOK = "notebooks/01_exploration.ipynb"
 OWN_SETTINGS = '{"python.defaultInterpreterPath": ".venv/bin/python"}\n'
 
@@ -159,7 +153,8 @@ def updated(
     dst = tmp_path_factory.mktemp(f"edited-{mode}") / "project"
     project = generate(releases.template, releases.head, dst, tier="medium")
     edit_contributing(project)
-    add_after(project / "pyproject.toml", "joblib>=1.4", "lightgbm>=4.5")
+    add_dependency(project / "pyproject.toml", "lightgbm>=4.5")  # where uv adds it:
+    assert '"joblib>=1.4",\n    "lightgbm>=4.5",' in (project / "pyproject.toml").read_text()
     notebook = project / NOTEBOOK
     notebook.write_text(notebook.read_text().replace('"# 01 Exploration\\n"', '"# 01 Our look\\n"'))
     readme = project / "README.md"
