@@ -4,17 +4,18 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 DEMO ?= demo-project
 
-.PHONY: help dev demo test test-fast lint bench
+.PHONY: help dev demo test test-fast lint bench fleet rollout adopt
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
 
+# Silent, so that `make fleet FORMAT=json > fleet.json` writes the report alone.
 $(UV):
-	python3 -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet uv
+	@python3 -m venv $(TOOLS)
+	@$(TOOLS)/bin/python -m pip install --quiet uv
 
 dev: $(UV) ## Create .venv with the template's test tools
-	$(UV) sync --quiet
+	@$(UV) sync --quiet
 
 # `make demo` generates from the newest release tag (v*, in PEP 440 order, pre-releases
 # left out, as `copier copy` picks), or from HEAD in a clone that has none (CI clones
@@ -47,3 +48,20 @@ lint: dev ## Lint this repository
 
 bench: dev ## Measure copy time and time to first green (see docs/performance.md)
 	.venv/bin/python bench/run.py
+
+# The platform team's tools (docs/org-rollout.md, docs/adopting.md). GNU make ends with
+# status 2 whenever a recipe fails: scripts that tell "behind" (2) from "unreadable" (1)
+# run `.venv/bin/python -m fleet report` itself.
+FORMAT ?= table
+BATCH ?= 20
+fleet: dev ## Report on every repository in REPOS=<file> (FORMAT=table|json|markdown|html)
+	@test -n "$(REPOS)" || { echo "usage: make fleet REPOS=<file> [FORMAT=table|json|markdown|html]" >&2; exit 2; }
+	@.venv/bin/python -m fleet report --format "$(FORMAT)" "$(REPOS)"
+
+rollout: dev ## Ask every repository in REPOS=<file> to run its template update (DRY_RUN=1 lists)
+	@test -n "$(REPOS)" || { echo "usage: make rollout REPOS=<file> [DRY_RUN=1] [BATCH=20]" >&2; exit 2; }
+	@.venv/bin/python -m fleet rollout --batch-size "$(BATCH)" $(if $(DRY_RUN),--dry-run) "$(REPOS)"
+
+adopt: dev ## Bring the repository at REPO=<path> under the template, in a branch
+	@test -n "$(REPO)" || { echo "usage: make adopt REPO=<path> [ARGS=\"--tier large ...\"]" >&2; exit 2; }
+	@.venv/bin/python -m fleet adopt $(ARGS) "$(REPO)"
