@@ -22,10 +22,10 @@ from packaging.version import Version
 
 from fleet.drift import compare
 from fleet.formats import FORMATS, new_row
+from fleet.options import listed_repos, positive
 from fleet.pristine import Pristine, RenderError, Renders
 from fleet.reading import Committed, ReadError, clone, open_local, remote_url
 from fleet.recorded import ANSWERS_FILE, AnswersError, parse_answers
-from fleet.repo_list import ListError, read_repo_list
 from fleet.templates import Template, TemplateError, Templates
 
 #: Each unreadable repository's error is one of these, caught per repository.
@@ -133,11 +133,6 @@ class Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    def positive(text: str) -> int:
-        if not text.isdigit() or int(text) < 1:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-        return int(text)
-
     p = Parser(
         prog="python -m fleet report",
         description="Report the template release, drift and conflicts of every repository.",
@@ -158,10 +153,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    try:
-        entries = read_repo_list(args.list)
-    except ListError as error:
-        print(f"report: {error}", file=sys.stderr)
+    entries = listed_repos(args.list, "report")
+    if entries is None:
         return 1
     rows = build_report(entries, args.jobs, args.verbose)
     sys.stdout.write(FORMATS[args.format](rows))

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fleet.repo_list import ListError, read_repo_list
+from fleet.options import listed_repos, positive
 
 T = TypeVar("T")
 API_VERSION = "2022-11-28"
@@ -173,11 +173,6 @@ def markdown(results: list[Result], workflow: str, dry_run: bool) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    def positive(text: str) -> int:
-        if not text.isdigit() or int(text) < 1:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-        return int(text)
-
     def seconds(text: str) -> float:
         try:
             value = float(text)
@@ -204,10 +199,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    try:
-        entries = read_repo_list(args.list)
-    except ListError as error:
-        print(f"rollout: {error}", file=sys.stderr)
+    entries = listed_repos(args.list, "rollout")
+    if entries is None:
         return 2
     for option, path in (("--summary", args.summary), ("--output", args.output)):
         if path and not path.parent.is_dir():
