@@ -45,6 +45,7 @@ from pathlib import Path
 
 import pytest
 from packaging.version import Version
+from plumbum import local
 
 from .helpers import (
     TEMPLATE,
@@ -528,6 +529,102 @@ def bench_is_the_script_docs_performance_describes(world: World) -> None:
     assert "--repeat" in out
 
 
+# Checks run here: the platform team's tools (fleet/, docs/fleet-report.md, rollout.md,
+# adopting.md)
+
+
+def fleet_list(world: World) -> Path:
+    """A fleet of one: the world's project, one release behind."""
+    listed = world.root / "repos.txt"
+    listed.write_text(f"# the fleet\n{world.project}\n")
+    return listed
+
+
+def make_fleet_reports_in_every_format(world: World) -> None:
+    """`make fleet REPOS=<file> [FORMAT=...]` runs the report; `> fleet.json` holds the
+    report alone (the recipes are silent), and a project behind is named in each format."""
+    listed = fleet_list(world)
+    for form in ("table", "json", "markdown", "html"):
+        shown = dry_run(TEMPLATE, "fleet", f"REPOS={listed}", f"FORMAT={form}")
+        assert f'.venv/bin/python -m fleet report --format "{form}" "{listed}"' in shown
+        code, out, _ = run_in(
+            TEMPLATE, sys.executable, "-m", "fleet", "report", "--format", form, listed,
+            retcode=None,
+        )  # fmt: skip
+        assert code == 2, f"{form}: a project behind gives exit status 2"
+        assert str(world.project) in out
+    code, out, _ = run_in(
+        TEMPLATE, "make", "--no-print-directory", "fleet", f"REPOS={listed}", "FORMAT=json",
+        retcode=None,
+    )  # fmt: skip
+    [row] = json.loads(out)
+    assert (row["release"], row["behind"], row["error"]) == (world.releases.base[1:], 1, None)
+
+
+def make_rollout_dry_run_lists_and_reaches_nothing(world: World) -> None:
+    """`make rollout REPOS=<file> DRY_RUN=1`: lists what it would dispatch, with no token
+    and no request, and skips what is not on GitHub."""
+    listed = world.root / "rollout.txt"
+    listed.write_text(f"gh:acme/churn-model\n{world.project}\n")
+    assert "--dry-run" in dry_run(TEMPLATE, "rollout", f"REPOS={listed}", "DRY_RUN=1")
+    assert "--dry-run" not in dry_run(TEMPLATE, "rollout", f"REPOS={listed}")
+    env = {"GITHUB_TOKEN": "", "GH_TOKEN": "", "GITHUB_API_URL": "http://127.0.0.1:9"}
+    with local.env(**env):
+        _, out, _ = run_in(
+            TEMPLATE, "make", "--no-print-directory", "rollout", f"REPOS={listed}", "DRY_RUN=1"
+        )
+    assert "acme/churn-model" in out and "planned" in out
+    assert "skipped" in out
+
+
+#: A team's repository made by hand, its package at the top level as
+#: cookiecutter-data-science keeps it.
+HAND_MADE = {
+    "pyproject.toml": '[project]\nname = "churn-model"\nrequires-python = ">=3.11"\n',
+    "churn_model/__init__.py": "",
+    "churn_model/features.py": "def tenure(months):\n    return months // 12\n",
+    "README.md": "# Churn model\n\nOur own README.\n",
+}
+
+
+def adoption_goes_as_docs_adopting_shows(world: World) -> None:
+    """docs/adopting.md's steps on a hand-made repository: `make adopt` (dry run, then for
+    real), resolve the pyproject clash with `git diff --no-index` and `git rm`, `git mv` a
+    module into src/, commit, push the branch, and take the newest release with
+    `copier update --trust --skip-answered`: the team's files are all still there."""
+    repo, origin = world.root / "churn-model", world.root / "churn-model-origin.git"
+    for name, text in HAND_MADE.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git("init", "--quiet", "--initial-branch=main", repo)
+    commit(repo, "feat: the team's work")
+    git("init", "--quiet", "--bare", origin)
+    git("-C", repo, "remote", "add", "origin", origin)
+    choose = f"ARGS=--template {world.releases.template} --vcs-ref {world.releases.base}"
+    _, out, _ = run_in(TEMPLATE, "make", "--no-print-directory", "adopt", f"REPO={repo}",
+                       f"{choose} --dry-run")  # fmt: skip
+    assert "nothing written" in out and not (repo / ".copier-answers.yml").exists()
+    run_in(TEMPLATE, "make", "--no-print-directory", "adopt", f"REPO={repo}",
+           f"{choose} --data project_name='Churn Model'")  # fmt: skip
+    assert answers(repo)["_commit"] == world.releases.base
+    assert answers(repo)["project_name"] == "Churn Model"
+    code, out, _ = run_in(repo, "git", "diff", "--no-index", "pyproject.toml",
+                          "pyproject.toml.from-template", retcode=None)  # fmt: skip
+    assert code == 1 and "+[tool.ruff]" in out
+    run_in(repo, "git", "rm", "--quiet", "pyproject.toml.from-template")
+    run_in(repo, "git", "mv", "-f", "churn_model/features.py", "src/churn_model/features.py")
+    run_in(repo, "git", "commit", "--quiet", "-m", "chore: take copier-ml's tooling")
+    run_in(repo, "git", "push", "--quiet", "-u", "origin", "adopt-copier-ml")
+    assert git("-C", origin, "rev-parse", "adopt-copier-ml") == git("-C", repo, "rev-parse", "HEAD")
+    copier(repo, "update", "--trust", "--skip-answered")
+    assert answers(repo)["_commit"] == world.releases.newest
+    assert (repo / "pyproject.toml").read_text().startswith(HAND_MADE["pyproject.toml"])
+    assert (repo / "src/churn_model/features.py").read_text() == HAND_MADE[
+        "churn_model/features.py"
+    ]
+    assert "Our own README." in (repo / "README.md").read_text()
+
+
 # Checks run by a build test: copier from the project's locked environment
 
 
@@ -783,6 +880,33 @@ DOCUMENTED: dict[str, Check] = {
         "bench/run.py",
         r'git\("clean", "--quiet", "-d", "--force"\)',
         "docs/performance.md describes the bench",
+    ),
+    # The platform team's tools
+    "make fleet": make_fleet_reports_in_every_format,
+    "make fleet REPOS=fleet/repos.txt": make_fleet_reports_in_every_format,
+    "make fleet REPOS=fleet/repos.txt FORMAT=html > fleet.html": make_fleet_reports_in_every_format,
+    "make fleet REPOS=fleet/repos.txt FORMAT=markdown": make_fleet_reports_in_every_format,
+    "make fleet REPOS=repos.txt": make_fleet_reports_in_every_format,
+    "make fleet REPOS=repos.txt FORMAT=html > fleet.html": make_fleet_reports_in_every_format,
+    "make fleet REPOS=repos.txt FORMAT=json > fleet.json": make_fleet_reports_in_every_format,
+    "make fleet REPOS=repos.txt FORMAT=markdown > fleet.md": make_fleet_reports_in_every_format,
+    "make rollout REPOS=fleet/repos.txt DRY_RUN=1": make_rollout_dry_run_lists_and_reaches_nothing,
+    "make dev": recipe("repository", "dev", "uv sync --quiet"),
+    "make adopt": adoption_goes_as_docs_adopting_shows,
+    "make adopt REPO=../their-project": adoption_goes_as_docs_adopting_shows,
+    'make adopt REPO=../churn-model ARGS="..."': adoption_goes_as_docs_adopting_shows,
+    "git diff --no-index pyproject.toml pyproject.toml.from-template": (
+        adoption_goes_as_docs_adopting_shows
+    ),
+    "git rm": adoption_goes_as_docs_adopting_shows,
+    "git rm pyproject.toml.from-template": adoption_goes_as_docs_adopting_shows,
+    "git mv": adoption_goes_as_docs_adopting_shows,
+    'git commit -m "chore: take copier-ml\'s tooling"': adoption_goes_as_docs_adopting_shows,
+    "git push -u origin adopt-copier-ml": adoption_goes_as_docs_adopting_shows,
+    "copier update --trust --skip-answered": adoption_goes_as_docs_adopting_shows,
+    "copier update --data license=...": run_by(
+        f"{UPDATE}::test_changing_an_answer_later_equals_a_fresh_copy_with_it",
+        "--data={k}={v}",  # its parameters include {"license": "Apache-2.0"}
     ),
 }
 
