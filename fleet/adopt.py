@@ -20,10 +20,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
-
 from fleet.adopt_answers import TEMPLATE, Answer, MappingError, check_choices, map_answers
 from fleet.adopt_answers import questions as template_questions
+from fleet.templates import release_tags
 
 ANSWERS_FILE = ".copier-answers.yml"
 BESIDE = ".from-template"
@@ -94,15 +93,7 @@ def newest_release(template: str) -> str:
         listed = git(TEMPLATE, "ls-remote", "--tags", "--refs", template)
     except AdoptError as error:
         raise AdoptError(f"cannot read the release tags of {template}: {error}") from None
-    releases = {}
-    for line in listed.splitlines():
-        tag = line.rpartition("refs/tags/")[2]
-        try:
-            version = Version(tag)
-        except InvalidVersion:
-            continue
-        if tag.startswith("v") and not version.is_prerelease:
-            releases[version] = tag
+    releases = release_tags(line.rpartition("refs/tags/")[2] for line in listed.splitlines())
     if not releases:
         raise AdoptError(f"{template}: has no release tag (vX.Y.Z); pass --vcs-ref")
     return releases[max(releases)]

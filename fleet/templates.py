@@ -7,6 +7,7 @@ the run's temporary folder, and copier renders from that clone.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,11 +47,16 @@ class Template:
         return sum(version > release for version in self.releases)
 
 
+def release_tags(tags: Iterable[str]) -> dict[Version, str]:
+    """The tags `copier update` would take, by version: PEP 440, pre-releases left out."""
+    found = {Version(tag): tag for tag in tags if valid_version(tag)}
+    return {version: tag for version, tag in found.items() if not version.is_prerelease}
+
+
 def releases(location: str) -> tuple[Version, ...]:
-    """Tags that `copier update` would take: PEP 440 versions, pre-releases left out."""
+    """The template's release versions, oldest first."""
     tags = git("tag", "--list", cwd=Path(location)).decode().split()
-    found = {Version(tag) for tag in tags if valid_version(tag)}
-    return tuple(sorted(version for version in found if not version.is_prerelease))
+    return tuple(sorted(release_tags(tags)))
 
 
 class Templates:
