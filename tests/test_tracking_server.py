@@ -12,25 +12,17 @@ One test per tracker: each installs a project, which is what takes the time.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from plumbum import local
 
-from .helpers import render, run_in, tool
-from .test_build import _free_port
+from .helpers import QUIET, render, run_in
+from .helpers import mlflow_server as start_mlflow_server
 
 pytestmark = pytest.mark.build
-
-#: Keeps the runs on this machine: no usage reports from MLflow, no error reports from wandb.
-QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "WANDB_ERROR_REPORTING": "false"}
 
 
 def _installed(factory: pytest.TempPathFactory, tracker: str) -> Path:
@@ -57,35 +49,8 @@ def _logged_run_id(log: str, tracker: str) -> str:
 @pytest.fixture
 def mlflow_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`mlflow server` on 127.0.0.1 with a temporary store: its URL and artifact folder."""
-    artifacts = tmp_path / "artifacts"
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    args = ["server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    args += ["--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]
-    args += ["--artifacts-destination", str(artifacts)]
-    log_path = tmp_path / "server.log"
-    with log_path.open("w") as log, local.env(**QUIET):
-        server = tool("mlflow").popen(args, start_new_session=True, stdout=log, stderr=log)
-    try:
-        _wait_until_healthy(f"{url}/health", server, log_path, wait=120)
-        yield url, artifacts
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-
-
-def _wait_until_healthy(url: str, server: Any, log: Path, wait: float) -> None:
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"mlflow server did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
+    with start_mlflow_server(tmp_path) as server:
+        yield server
 
 
 def test_make_train_logs_run_and_model_to_a_real_mlflow_server(

@@ -44,6 +44,9 @@ class TrainingConfig:
     model: ModelConfig
     #: The least each metric must reach (``make validate-model``); empty: no gate.
     thresholds: dict[str, float] = field(default_factory=dict)
+    #: How far each metric may fall below a baseline's (``make validate-model
+    #: BASELINE=...``); empty: no comparison.
+    max_drop: dict[str, float] = field(default_factory=dict)
 
     @property
     def train_path(self) -> Path:
@@ -99,6 +102,7 @@ def to_training_config(settings: DictConfig, source: str | Path) -> TrainingConf
         raise ConfigError(f"{source}: {error}") from error
     values = _mapping(tree, "(top level)", source)
     thresholds = _mapping(values.get("thresholds"), "thresholds", source)
+    max_drop = _mapping(values.get("max_drop"), "max_drop", source)
     return TrainingConfig(
         raw_path=_typed(Path, values, "data.raw_path", source),
         processed_dir=_typed(Path, values, "data.processed_dir", source),
@@ -112,5 +116,8 @@ def to_training_config(settings: DictConfig, source: str | Path) -> TrainingConf
         thresholds={
             name: _typed(float, values, f"thresholds.{name}", source)
             for name in thresholds
+        },
+        max_drop={
+            name: _typed(float, values, f"max_drop.{name}", source) for name in max_drop
         },
     )
