@@ -14,12 +14,14 @@ answers copier is about to render the old release with (see docs/updating.md).
 
 from __future__ import annotations
 
+import importlib.util
 import keyword
 import re
 import sys
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -113,10 +115,36 @@ def index_url_error(value: str) -> str:
     return ""
 
 
-def torch_index_error(value: str, package_manager: str) -> str:
-    """A simple index for either manager, or a folder of wheels (a flat index) for uv."""
+def _variants() -> ModuleType:
+    """extensions/variants.py, the table of torch builds, imported by path like this file."""
+    path = Path(__file__).with_name("variants.py")
+    spec = importlib.util.spec_from_file_location(f"copier_ml_answers_{path.stem}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+variants = _variants()
+
+
+def torch_backend_default(index_url: str) -> str:
+    """The build a recorded PyTorch index URL names (projects from before torch_backend
+    keep their build on update), else the CPU build."""
+    return variants.backend_of_index(index_url) or "cpu"
+
+
+def torch_index_error(value: str, package_manager: str, backend: str = "cpu") -> str:
+    """A simple index for either manager, or a folder of wheels (a flat index) for uv;
+    not PyTorch's index of another build than torch_backend's."""
     location = str(value).strip()
     if not location.startswith("/"):
+        named = variants.backend_of_index(location)
+        if named and named != backend:
+            return (
+                f"{location!r} is PyTorch's index of the {named} build, and torch_backend "
+                f"is {backend}: answer torch_backend={named} and leave this empty"
+            )
         return index_url_error(location)
     if package_manager != "uv":
         return f"{location!r}: a folder of wheels works with uv only; give Poetry an index URL"
@@ -394,6 +422,7 @@ class AnswerFilters(Extension):
             email_error=email_error,
             index_url_error=index_url_error,
             torch_index_error=torch_index_error,
+            torch_backend_default=torch_backend_default,
             dvc_remote_url_default=dvc_remote_url_default,
             dvc_remote_url_error=dvc_remote_url_error,
             package_rename_error=package_rename_error,

@@ -22,7 +22,14 @@ FOLDER = "variants"
 PATHS: dict[str, dict[str, tuple[str, ...]]] = {
     "package_manager": {"poetry": ("poetry.toml",)},
     "tracker": {
-        "mlflow": ("src/{package}/utils/tracking.py", "tests/unit/test_tracking.py"),
+        "mlflow": (
+            "src/{package}/utils/tracking.py",
+            "tests/unit/test_tracking.py",
+            "src/{package}/models/promote.py",
+            "infrastructure/kubernetes/mlflow-deployment.yaml",
+            "infrastructure/kubernetes/mlflow-service.yaml",
+            "infrastructure/kubernetes/mlflow-storage.yaml",
+        ),
         "wandb": ("src/{package}/utils/tracking.py", "tests/unit/test_tracking.py"),
     },
     "config_system": {
@@ -61,6 +68,35 @@ TRACKER_NAMES = {"mlflow": "MLflow", "wandb": "W&B", "none": ""}
 
 #: The lock file each package manager writes.
 LOCK_FILES = {"uv": "uv.lock", "poetry": "poetry.lock"}
+
+#: PyTorch's own wheel index of one torch build, by torch_backend.
+TORCH_INDEX = "https://download.pytorch.org/whl/{backend}"
+#: The CUDA runtime image the Dockerfile's last stage builds on, by torch_backend (the
+#: newest patch release of that CUDA version); the CPU build keeps the slim Python image.
+CUDA_IMAGES = {
+    "cpu": "",
+    "cu126": "nvidia/cuda:12.6.3-runtime-ubuntu24.04",
+    "cu128": "nvidia/cuda:12.8.1-runtime-ubuntu24.04",
+    "cu130": "nvidia/cuda:13.0.3-runtime-ubuntu24.04",
+    "cu132": "nvidia/cuda:13.2.1-runtime-ubuntu24.04",
+}
+
+
+def backend_of_index(url: str) -> str:
+    """The torch_backend whose PyTorch index this URL is, or "" (a mirror, a folder)."""
+    for backend in CUDA_IMAGES:
+        if str(url).strip().rstrip("/") == TORCH_INDEX.format(backend=backend):
+            return backend
+    return ""
+
+
+def torch_index(backend: str, index_url: str) -> dict[str, str | bool]:
+    """The one index torch comes from: a recorded `torch_index_url` (a mirror, or with uv
+    a folder of wheels, a flat index) keeps winning, else PyTorch's index of the build."""
+    if index_url:
+        return {"name": "pytorch", "url": index_url, "flat": index_url.startswith("/")}
+    url = TORCH_INDEX.format(backend=backend)
+    return {"name": f"pytorch-{backend}", "url": url, "flat": False}
 
 
 def azure_names(slug: str) -> dict[str, str]:

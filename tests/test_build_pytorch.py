@@ -83,6 +83,18 @@ def test_training_logs_its_epochs(two_trainings: list[str]) -> None:
     assert "epoch 20/20" in two_trainings[0]
 
 
+def test_training_logs_the_device_it_picked(two_trainings: list[str]) -> None:
+    assert "Training on cpu" in two_trainings[0]  # no GPU here: the CPU, by itself
+
+
+def test_training_on_cuda_without_a_gpu_stops_with_the_reason(project: Path) -> None:
+    code, out, err = run_in(
+        project, "make", "train", "ARGS=+model.device=cuda model.epochs=1", retcode=None
+    )
+    assert code != 0
+    assert "device 'cuda' needs a GPU, and torch sees none" in out + err
+
+
 def test_training_twice_with_the_same_seed_gives_the_same_weights(
     project: Path, two_trainings: list[str]
 ) -> None:

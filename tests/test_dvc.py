@@ -202,12 +202,13 @@ def test_the_default_remote_has_the_url_of_the_answer(tmp_path: Path, remote: st
 
 
 @pytest.mark.parametrize("remote", list(REMOTE_PLUGINS))
-def test_the_remote_plugin_is_in_the_dev_group(tmp_path: Path, remote: str) -> None:
+def test_dvc_and_the_remote_plugin_are_the_pipeline_group(tmp_path: Path, remote: str) -> None:
+    """A group of their own, so the image installs them without the rest of dev."""
     project = render(tmp_path / "project", tier="large", dvc_remote=remote)
-    names = {re.split(r"[<>=]", requirement)[0] for requirement in _dev_group(project)}
-    plugins = {plugin for plugin in REMOTE_PLUGINS.values() if plugin}
-    assert "dvc" in names
-    assert names & plugins == ({REMOTE_PLUGINS[remote]} if REMOTE_PLUGINS[remote] else set())
+    groups = tomllib.loads((project / "pyproject.toml").read_text())["dependency-groups"]
+    names = {re.split(r"[<>=]", requirement)[0] for requirement in groups["pipeline"]}
+    assert names == {"dvc"} | ({REMOTE_PLUGINS[remote]} if REMOTE_PLUGINS[remote] else set())
+    assert not any(requirement.startswith("dvc") for requirement in groups["dev"])
 
 
 @pytest.mark.parametrize("remote", list(REMOTE_CLOUDS))

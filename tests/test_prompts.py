@@ -32,7 +32,9 @@ QUESTIONS: dict[str, dict] = {
 
 #: Their `when:` needs the large tier's infrastructure or DVC (the URL: a cloud remote),
 #: or PyTorch, which is not the default framework.
-NOT_ASKED_FOR_MEDIUM = {"cloud_provider", "dvc_remote", "dvc_remote_url", "torch_index_url"}
+#: The torch questions, asked only with PyTorch.
+TORCH_QUESTIONS = {"torch_backend", "torch_index_url"}
+NOT_ASKED_FOR_MEDIUM = {"cloud_provider", "dvc_remote", "dvc_remote_url"} | TORCH_QUESTIONS
 #: Their `when:` needs a feature small does not have: a package, a LICENSE, tracking, ...
 NOT_ASKED_FOR_SMALL = {
     "package_name",
@@ -155,7 +157,7 @@ def test_person_choosing_large_and_s3_gets_the_terraform_bucket_by_default(copie
     for question in QUESTIONS:
         if question in ("tier", "dvc_remote"):
             answer(tui, question, DOWN, ENTER)  # large is below medium, s3 below local
-        elif question != "torch_index_url":  # asked only with PyTorch
+        elif question not in TORCH_QUESTIONS:
             answer(tui, question)
     finish(tui)
 
@@ -164,11 +166,32 @@ def test_person_choosing_large_and_s3_gets_the_terraform_bucket_by_default(copie
     assert "url = s3://ml-project-artifacts/dvc" in (project / ".dvc/config").read_text()
 
 
+def test_person_choosing_pytorch_and_cuda_gets_pytorchs_index_of_that_build(copier_tui, tmp_path):
+    tui = copier_tui()
+    for question in QUESTIONS:
+        if question == "ml_framework":
+            answer(tui, question, DOWN, ENTER)  # pytorch is below sklearn
+        elif question == "torch_backend":
+            answer(tui, question, DOWN, DOWN, ENTER)  # CUDA 12.8, two below the CPU build
+        elif question == "torch_index_url":
+            answer(tui, question)  # empty: PyTorch's own index
+        elif question not in NOT_ASKED_FOR_MEDIUM:
+            answer(tui, question)
+    finish(tui)
+
+    project = tmp_path / "project"
+    assert answers_of(project)["torch_backend"] == "cu128"
+    pyproject = (project / "pyproject.toml").read_text()
+    assert 'name = "pytorch-cu128"\nurl = "https://download.pytorch.org/whl/cu128"' in pyproject
+
+
 def test_person_choosing_pytorch_is_asked_where_torch_comes_from(copier_tui, tmp_path):
     tui = copier_tui()
     for question in QUESTIONS:
         if question == "ml_framework":
             answer(tui, question, DOWN, ENTER)  # pytorch is below sklearn
+        elif question == "torch_backend":
+            answer(tui, question)  # the CPU build
         elif question == "torch_index_url":
             answer(tui, question, "/srv/wheels" + ENTER)  # a folder of wheels, for uv
         elif question not in NOT_ASKED_FOR_MEDIUM:

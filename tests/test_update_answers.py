@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import pexpect
@@ -252,7 +253,8 @@ def test_a_new_package_name_typed_at_the_update_prompt_is_refused(
     )
     try:
         for question in QUESTIONS:
-            if question in {"cloud_provider", "dvc_remote", "dvc_remote_url", "torch_index_url"}:
+            if question in {"cloud_provider", "dvc_remote", "dvc_remote_url", "torch_backend",
+                            "torch_index_url"}:  # fmt: skip
                 continue  # not asked of a medium project
             child.expect_exact(QUESTIONS[question]["help"].splitlines()[0])
             if question == "package_name":
@@ -298,3 +300,37 @@ def test_the_manual_rename_route_updates_cleanly(
     )
     assert renamed == expected
     assert answers(project) == answers(fresh)
+
+
+# 5. A PyTorch project from before torch_backend keeps where its torch came from.
+
+#: A recorded torch_index_url, the build it records for torch_backend, and the index
+#: pyproject.toml names after the update.
+RECORDED_TORCH_SOURCES = [
+    ("/srv/wheels", "cpu", {"name": "pytorch", "url": "/srv/wheels", "format": "flat",
+                            "explicit": True}),  # fmt: skip
+    ("https://download.pytorch.org/whl/cu126", "cu126",
+     {"name": "pytorch", "url": "https://download.pytorch.org/whl/cu126", "explicit": True}),
+    ("", "cpu",
+     {"name": "pytorch-cpu", "url": "https://download.pytorch.org/whl/cpu", "explicit": True}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("recorded", "backend", "index"), RECORDED_TORCH_SOURCES, ids=["folder", "cuda-index", "empty"]
+)
+def test_an_update_keeps_the_recorded_torch_source_and_records_its_build(
+    releases: tuple[Path, str], tmp_path: Path, recorded: str, backend: str, index: dict
+) -> None:
+    template, _ = releases
+    old = list(recorded_releases())[-1]
+    project = generate(template, old, tmp_path / "project", ml_framework="pytorch",
+                       torch_index_url=recorded)  # fmt: skip
+    assert "torch_backend" not in answers(project)
+    code, output = update(project, releases)
+    assert code == 0, output
+    assert answers(project)["torch_backend"] == backend
+    assert answers(project)["torch_index_url"] == recorded
+    tool = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["uv"]
+    assert tool["index"] == [index]
+    assert tool["sources"]["torch"] == {"index": index["name"]}

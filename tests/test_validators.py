@@ -58,21 +58,45 @@ def test_bad_answer_is_refused_by_name_and_nothing_is_written(
 
 
 TORCH_SOURCES_REFUSED = [
-    ("ftp://wheels.example.com/simple", "uv", "http(s) URL"),
-    ("wheels/torch", "uv", "http(s) URL"),
-    ("/srv/wheels", "poetry", "a folder of wheels works with uv only"),
+    ("ftp://wheels.example.com/simple", "uv", "cpu", "http(s) URL"),
+    ("wheels/torch", "uv", "cpu", "http(s) URL"),
+    ("/srv/wheels", "poetry", "cpu", "a folder of wheels works with uv only"),
+    (
+        "https://download.pytorch.org/whl/cu126",
+        "uv",
+        "cpu",
+        "PyTorch's index of the cu126 build, and torch_backend is cpu: "
+        "answer torch_backend=cu126 and leave this empty",
+    ),
+    ("https://download.pytorch.org/whl/cpu/", "poetry", "cu130", "the cpu build"),
 ]
 
 
-@pytest.mark.parametrize(("source", "manager", "reason"), TORCH_SOURCES_REFUSED)
+@pytest.mark.parametrize(("source", "manager", "backend", "reason"), TORCH_SOURCES_REFUSED)
 def test_bad_torch_source_is_refused_by_name_and_nothing_is_written(
-    tmp_path: Path, source: str, manager: str, reason: str
+    tmp_path: Path, source: str, manager: str, backend: str, reason: str
 ) -> None:
     dst = tmp_path / "project"
     with pytest.raises(ValueError, match=r"question 'torch_index_url'") as refused:
-        render(dst, ml_framework="pytorch", package_manager=manager, torch_index_url=source)
+        render(dst, ml_framework="pytorch", package_manager=manager, torch_backend=backend,
+               torch_index_url=source)  # fmt: skip
     assert reason in str(refused.value)
     assert not dst.exists()
+
+
+def test_an_unknown_torch_build_is_refused_with_the_choices(tmp_path: Path) -> None:
+    dst = tmp_path / "project"
+    with pytest.raises(ValueError, match=r"torch_backend") as refused:
+        render(dst, ml_framework="pytorch", torch_backend="cu118")
+    assert "cu118" in str(refused.value)
+    assert not dst.exists()
+
+
+def test_pytorchs_index_of_the_chosen_build_is_accepted(tmp_path: Path) -> None:
+    """Redundant, but not wrong: the answer a project gets from before torch_backend."""
+    dst = render(tmp_path / "project", ml_framework="pytorch", torch_backend="cu128",
+                 torch_index_url="https://download.pytorch.org/whl/cu128")  # fmt: skip
+    assert 'url = "https://download.pytorch.org/whl/cu128"' in (dst / "pyproject.toml").read_text()
 
 
 FEATURE_CONFLICTS = [

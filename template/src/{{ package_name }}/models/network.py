@@ -97,8 +97,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         learning_rate: Adam's step size.
         batch_size: rows per gradient step.
         random_state: the seed of the initial weights and of the shuffling.
-        device: where training runs (``"cpu"``, or ``"cuda"`` with a CUDA build of
-            torch); the trained network always predicts on the CPU.
+        device: where training runs: ``"auto"``, a GPU when torch sees one and else
+            the CPU, or a torch device such as ``"cpu"`` or ``"cuda"`` (refused when
+            torch sees no GPU). The trained network always predicts on the CPU.
         num_threads: CPU threads for training. One is fastest for a network this
             small, and leaves the other cores free; raise it for wide layers.
     """
@@ -110,7 +111,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         learning_rate: float = 0.001,
         batch_size: int = 32,
         random_state: int = 0,
-        device: str = "cpu",
+        device: str = "auto",
         num_threads: int = 1,
     ) -> None:
         self.hidden_sizes = hidden_sizes
@@ -153,14 +154,27 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 f"random_state must be an integer seed, got {self.random_state!r}"
             )
         try:
-            torch.device(self.device)
+            device = self.training_device()
         except (RuntimeError, TypeError):
             problems.append(
-                f"device must be a torch device such as 'cpu' or 'cuda', "
+                f"device must be 'auto' or a torch device such as 'cpu' or 'cuda', "
                 f"got {self.device!r}"
             )
+        else:
+            if device.type == "cuda" and not torch.cuda.is_available():
+                problems.append(
+                    f"device {self.device!r} needs a GPU, and torch sees none (a CPU "
+                    "build of torch, or no NVIDIA driver): remove it to train on the CPU"
+                )
         if problems:
             raise ValueError(f"{type(self).__name__}: {'; '.join(problems)}")
+
+    def training_device(self) -> torch.device:
+        """The device ``fit`` trains on: the configured one, or with ``"auto"`` the
+        GPU when torch sees one, else the CPU."""
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> MLPClassifier:  # noqa: N803
         """Train a fresh network on the rows of ``X`` and their classes ``y``."""
@@ -173,7 +187,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 f"expected a 2-d X with one row per label, got X of shape "
                 f"{tuple(features.shape)} and {len(labels)} labels"
             )
-        device = torch.device(self.device)
+        device = self.training_device()
+        logger.info("Training on %s", device)
         if device.type == "cuda":  # pragma: no cover - needs a GPU
             # cuBLAS is deterministic only with a fixed workspace.
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
