@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+from plumbum import local
 
-from .helpers import TEMPLATE, render, tool
+from .helpers import IDENTITY, TEMPLATE, render, tool
 
 WORKFLOW = ".github/workflows/ci.yml"
 
@@ -225,7 +226,52 @@ def test_model_validation_reproduces_the_pipeline_before_the_gate(
 ) -> None:
     _, workflow = _large(rendered, MODEL_VALIDATION, package_manager=manager)
     commands = [step.get("run", "") for step in _only_job(workflow)["steps"]]
-    assert commands.index("make pipeline") < commands.index("make validate-model")
+    gate = next(i for i, command in enumerate(commands) if "make validate-model" in command)
+    assert commands.index("make pipeline") < gate
+
+
+def _gate_step(workflow: dict[Any, Any]) -> dict[str, Any]:
+    steps = _only_job(workflow)["steps"]
+    return next(s for s in steps if "make validate-model" in s.get("run", ""))
+
+
+def test_model_validation_gates_each_pull_request_against_its_base_branch(
+    rendered: Callable[..., Path],
+) -> None:
+    _, workflow = _large(rendered, MODEL_VALIDATION)
+    gate = _gate_step(workflow)
+    assert gate["env"]["BASE"] == "${{ github.event.pull_request.base.sha }}"
+    assert 'make validate-model BASELINE="$BASE"' in gate["run"]
+    # The base commit must be in the clone for git to read its metrics.
+    checkout = next(
+        s for s in _only_job(workflow)["steps"] if s.get("uses", "").startswith("actions/checkout")
+    )
+    assert checkout["with"]["fetch-depth"] == 0
+
+
+def test_model_validation_gate_says_when_the_base_has_no_metrics(
+    rendered: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The gate step's script, run by bash in a repository whose base commit holds no
+    metrics: it falls back to the thresholds and says so, never naming a baseline."""
+    _, workflow = _large(rendered, MODEL_VALIDATION)
+    script = _gate_step(workflow)["run"].replace("make validate-model", "echo gate")
+    git = local["git"]["-C", tmp_path, *IDENTITY]
+    git("init", "--quiet")
+    git("commit", "--quiet", "--allow-empty", "--message", "base")
+    with local.cwd(tmp_path), local.env(BASE=git("rev-parse", "HEAD").strip()):
+        out = local["bash"]("-c", script)
+    assert out.splitlines() == [
+        "::notice::No reports/metrics.json on the base branch: thresholds only.",
+        "gate",
+    ]
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports/metrics.json").write_text("{}")
+    git("add", "reports/metrics.json")
+    git("commit", "--quiet", "--message", "metrics")
+    base = git("rev-parse", "HEAD").strip()
+    with local.cwd(tmp_path), local.env(BASE=base):
+        assert local["bash"]("-c", script).strip() == f"gate BASELINE={base}"
 
 
 def test_model_validation_keeps_the_metrics_and_summarises_them(
