@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 
 def clean(frame: pd.DataFrame) -> pd.DataFrame:
@@ -15,6 +14,8 @@ def split(
     frame: pd.DataFrame, target: str, test_size: float, random_state: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A stratified split, so train and test keep the class balance."""
+    from sklearn.model_selection import train_test_split
+
     if target not in frame.columns:
         raise KeyError(f"target column {target!r} is not in the data")
     train: pd.DataFrame

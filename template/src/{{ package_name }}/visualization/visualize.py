@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
-from numpy.typing import ArrayLike
-from sklearn.metrics import confusion_matrix
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 
 def plot_confusion_matrix(
     y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[object], path: Path
 ) -> Path:
-    """Save a confusion matrix with the count in each cell."""
+    """Save a confusion matrix with the count in each cell.
+
+    Matplotlib is imported here: only the step that draws pays for it.
+    """
+    from matplotlib.figure import Figure
+    from sklearn.metrics import confusion_matrix
+
     matrix = np.asarray(confusion_matrix(y_true, y_pred, labels=labels))
     figure = Figure(figsize=(5, 4), layout="constrained")
     axes = figure.subplots()
