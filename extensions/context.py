@@ -34,12 +34,13 @@ features = _sibling("features")
 variants = _sibling("variants")
 dependencies = _sibling("dependencies")
 answers = _sibling("answers")
+actions = _sibling("actions")
 
 #: The answers the derived values depend on, besides the tier and feature lists.
 ANSWERS = ("package_name", "license", "package_manager", "experiment_tracker",
            "config_system", "ml_framework", "cloud_provider", "dvc_remote")  # fmt: skip
 #: Answers that may be absent or empty; they change derived values too.
-OPTIONAL = ("torch_index_url", "project_slug")
+OPTIONAL = ("torch_backend", "torch_index_url", "project_slug")
 
 
 def derive(answers: dict[str, Any]) -> dict[str, Any]:
@@ -64,6 +65,8 @@ def derive(answers: dict[str, Any]) -> dict[str, Any]:
     main, groups = dependencies.project_dependencies(chosen, picks)
     manager = answers["package_manager"]
     model_filename = variants.MODEL_FILES[framework]
+    torch = "src" in chosen and framework == "pytorch"
+    backend = answers.get("torch_backend") or "cpu"
     return {
         "features": chosen,
         "tracker": tracker,
@@ -86,11 +89,18 @@ def derive(answers: dict[str, Any]) -> dict[str, Any]:
         "build": dependencies.BUILD_BACKEND[manager],
         "cmd": dependencies.COMMANDS[manager],
         "lock_file": variants.LOCK_FILES[manager],
+        "manager_version": dependencies.MANAGER_VERSIONS[manager],
         "azure": variants.azure_names(answers.get("project_slug") or ""),
-        # Where torch comes from when it is not the main index: an index URL or a folder.
-        "torch_source": (answers.get("torch_index_url") or "")
-        if "src" in chosen and framework == "pytorch"
-        else "",
+        # A CUDA build of torch: the image, the Job and the Deployment ask for a GPU.
+        "gpu": bool(torch and variants.CUDA_IMAGES[backend]),
+        # The CUDA runtime image of that build, or empty.
+        "cuda_image": variants.CUDA_IMAGES[backend] if torch else "",
+        # The uv that installs the image's standalone Python on CUDA's, with Poetry too.
+        "uv_version": dependencies.MANAGER_VERSIONS["uv"],
+        # The index torch alone comes from (name, url, flat), or empty without torch.
+        "torch_index": variants.torch_index(backend, answers.get("torch_index_url") or "")
+        if torch
+        else {},
     }
 
 
@@ -108,6 +118,8 @@ class ProjectContext(ContextHook):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.globals["installed_import_names"] = dependencies.installed_import_names()
+        # `{{ "actions/checkout" | action }}`: the action pinned to a commit (actions.py).
+        environment.filters["action"] = actions.pinned
         self._derived: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._rename_checked = False
 

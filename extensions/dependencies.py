@@ -26,29 +26,35 @@ MAIN: dict[str, tuple[Dep, ...]] = {
     "src": (
         Dep("numpy>=1.26", "numpy"),
         Dep("pandas>=2.2", "pandas"),
+        # Both frameworks scale features and cross-validate with scikit-learn.
         Dep("scikit-learn>=1.5", "sklearn"),
-        Dep("joblib>=1.4", "joblib"),
         Dep("pyyaml>=6.0", "yaml"),
         Dep("matplotlib>=3.9", "matplotlib"),
     ),
     # mlflow-skinny is the tracking client without the server; the sqlite store
-    # needs sqlalchemy and alembic, and skops is mlflow's safe sklearn format.
+    # needs sqlalchemy and alembic.
     "mlflow": (
         Dep("mlflow-skinny>=3.5,<4", "mlflow"),
         Dep("sqlalchemy>=2.0", "sqlalchemy"),
         Dep("alembic>=1.13", "alembic"),
-        Dep("skops>=0.11", "skops"),
     ),
+    # skops is the safe format MLflow logs a scikit-learn model in (a torch model is
+    # logged as its own file).
+    "mlflow-sklearn": (Dep("skops>=0.11", "skops"),),
     # Offline by default (WANDB_MODE, see the project's README): no account needed.
     "wandb": (Dep("wandb>=0.19", "wandb"),),
-    # The CPU or CUDA build comes from `torch_index_url`; tqdm draws the epoch bar.
+    # The models are saved with joblib.
+    "sklearn": (Dep("joblib>=1.4", "joblib"),),
+    # The CPU or a CUDA build, from the index of `torch_backend` (or `torch_index_url`);
+    # tqdm draws the epoch bar.
     "pytorch": (Dep("torch>=2.6", "torch"), Dep("tqdm>=4.66", "tqdm")),
     "yaml": (Dep("omegaconf>=2.3", "omegaconf"),),
     "hydra": (Dep("hydra-core>=1.3", "hydra"), Dep("omegaconf>=2.3", "omegaconf")),
     "serving": (
         Dep("fastapi>=0.115", "fastapi"),
         Dep("pydantic>=2.10", "pydantic"),
-        Dep("uvicorn>=0.30", "uvicorn"),
+        # 0.37 lets a worker take longer than 5 s to start (timeout_worker_healthcheck).
+        Dep("uvicorn>=0.37", "uvicorn"),
     ),
 }
 
@@ -80,7 +86,8 @@ DEV: dict[str, tuple[Dep, ...]] = {
     ),
     "tests": (Dep("pytest>=8.3", "pytest"), Dep("pytest-cov>=6.0", "pytest_cov")),
     # Starlette's TestClient asks for httpx2 and warns about plain httpx.
-    "serving": (Dep("httpx2>=2.0", "httpx2"),),
+    # locust runs `make load-test`; a Python 3.10 project locks 2.46, its last for 3.10.
+    "serving": (Dep("httpx2>=2.0", "httpx2"), Dep("locust>=2.32", "locust")),
     "precommit": (
         Dep("pre-commit>=4.0", "pre_commit"),
         Dep("pre-commit-hooks>=5.0", "pre_commit_hooks"),
@@ -88,6 +95,12 @@ DEV: dict[str, tuple[Dep, ...]] = {
         Dep("ruff>=0.8", "ruff"),
     ),
     "pytorch": (Dep("types-tqdm>=4.66", "types-tqdm"),),
+}
+
+#: The pipeline group, by feature: DVC and its remote's plugin. `make install-dev`
+#: installs it with the others; the image installs it beside the runtime dependencies
+#: (and nothing else of the dev group) for the Kubernetes Jobs that run the pipeline.
+PIPELINE: dict[str, tuple[Dep, ...]] = {
     "dvc": (Dep("dvc>=3.50", "dvc"),),
     # The plugin of the DVC remote, picked by the `dvc_remote` answer (see selectors()).
     "dvc-s3": (Dep("dvc-s3>=3.2", "dvc_s3"),),
@@ -101,7 +114,7 @@ DOCS: dict[str, tuple[Dep, ...]] = {
 }
 
 #: PEP 735 dependency groups, in the order pyproject.toml lists them.
-GROUPS = {"dev": DEV, "docs": DOCS}
+GROUPS = {"dev": DEV, "docs": DOCS, "pipeline": PIPELINE}
 
 BUILD_BACKEND = {
     "uv": {"requires": "uv_build>=0.9,<0.14", "build_backend": "uv_build"},
@@ -117,6 +130,9 @@ COMMANDS = {
         "install_dev": "poetry install --with dev",
     },
 }
+
+#: Each package manager's own version: the Dockerfile and the workflows install this one.
+MANAGER_VERSIONS = {"uv": "0.13.9", "poetry": "2.5.1"}
 
 
 def _name(requirement: str) -> str:
@@ -146,11 +162,11 @@ def project_dependencies(
 def selectors(
     features: list[str], tracker: str, framework: str, config_system: str, dvc_remote: str
 ) -> list[str]:
-    """The answers, besides features, that pick dependencies: the tracker, framework,
-    config system and DVC remote."""
+    """The answers, besides features, that pick dependencies: the tracker, framework
+    (and the two together), config system and DVC remote."""
     keys = [tracker]
     if "src" in features:
-        keys += [framework, config_system]
+        keys += [framework, f"{tracker}-{framework}", config_system]
     if "dvc" in features:
         keys.append(f"dvc-{dvc_remote or 'local'}")
     return keys

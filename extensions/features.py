@@ -102,13 +102,18 @@ FEATURES: dict[str, Feature] = {
         paths=(
             "src/{package}/models/validate.py",
             "tests/unit/test_validate.py",
+            "src/{package}/models/promote.py",
             ".github/workflows/model-validation.yml",
         ),
         requires=_needs("src"),
     ),
     "pipelines": Feature(
         "pipelines/training and pipelines/inference: one-command entry points",
-        paths=("pipelines", "tests/integration/test_pipelines.py"),
+        paths=(
+            "pipelines",
+            "tests/integration/test_pipelines.py",
+            "infrastructure/kubernetes/batch-inference-cronjob.yaml",
+        ),
         requires=_needs("src"),
     ),
     "serving": Feature(
@@ -118,6 +123,7 @@ FEATURES: dict[str, Feature] = {
             "configs/deployment",
             "docs/serving.md",
             "tests/unit/test_serving.py",
+            "tests/load",
         ),
         requires=_needs("src", "configs"),
     ),
@@ -139,12 +145,24 @@ FEATURES: dict[str, Feature] = {
             ".github/workflows/cd.yml",
             "configs/deployment/container.yaml",
             "docs/deployment.md",
+            "src/{package}/models/sweep_grid.py",
         ),
         requires=_needs("serving"),
     ),
     "dvc": Feature(
         "DVC pipeline (dvc.yaml) mirroring the Makefile; data versioned in a DVC remote",
-        paths=("dvc.yaml", ".dvc", ".dvcignore", ".github/workflows/model-validation.yml"),
+        paths=(
+            "dvc.yaml",
+            ".dvc",
+            ".dvcignore",
+            ".github/workflows/model-validation.yml",
+            # The Kubernetes Jobs keep their data and models in the DVC remote.
+            "infrastructure/kubernetes/training-job.yaml",
+            "infrastructure/kubernetes/batch-inference-cronjob.yaml",
+            "infrastructure/kubernetes/sweep-job.yaml",
+            "infrastructure/kubernetes/sweep-grid.yaml",
+            "src/{package}/models/sweep_grid.py",
+        ),
         requires=_needs("src"),
     ),
 }

@@ -46,13 +46,18 @@ TESTS = {
     "tests/unit/test_config.py",
     "tests/unit/test_data.py",
     "tests/unit/test_features.py",
+    "tests/unit/test_imports.py",
     "tests/unit/test_models.py",
     "tests/integration/__init__.py",
     "tests/integration/test_stages.py",
 }
 MAKEFILE = {"Makefile"}
 PRECOMMIT = {".pre-commit-config.yaml"}
-CI = {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
+CI = {
+    ".github/dependabot.yml",
+    ".github/workflows/ci.yml",
+    ".github/workflows/template-update.yml",
+}
 CONTRIBUTING = {"CONTRIBUTING.md"}
 LICENSE = {"LICENSE"}
 #: With either tracker, MLflow or Weights & Biases.
@@ -64,6 +69,8 @@ HYDRA = {"configs/config.yaml", "src/{pkg}/models/sweep.py"}
 HYDRA_TESTS = {"tests/integration/test_sweep.py"}
 POETRY_PACKAGE = {"poetry.toml"}
 VALIDATION = {"src/{pkg}/models/validate.py", "tests/unit/test_validate.py"}
+#: With validation and MLflow: `make promote` and its model registry.
+PROMOTE = {"src/{pkg}/models/promote.py"}
 PIPELINES = {
     "pipelines/training/run_training.py",
     "pipelines/inference/run_inference.py",
@@ -76,7 +83,9 @@ SERVING = {
     "configs/deployment/default.yaml",
     "src/{pkg}/serving/__init__.py",
     "src/{pkg}/serving/app.py",
+    "src/{pkg}/serving/load_test.py",
     "tests/unit/test_serving.py",
+    "tests/load/locustfile.py",
 }
 E2E = {"tests/e2e/__init__.py", "tests/e2e/test_pipeline_to_server.py"}
 DOCS = {"mkdocs.yml", "docs/index.md", "docs/getting-started.md", "docs/pipeline.md"}
@@ -88,12 +97,27 @@ INFRA = {
     "infrastructure/kubernetes/deployment.yaml",
     "infrastructure/kubernetes/service.yaml",
     "infrastructure/kubernetes/configmap.yaml",
+    "infrastructure/kubernetes/kustomization.yaml",
     "infrastructure/terraform/main.tf",
     "infrastructure/terraform/variables.tf",
     "infrastructure/terraform/outputs.tf",
     "infrastructure/terraform/versions.tf",
 }
 DOCS_INFRA = {"docs/deployment.md"}
+#: The Kubernetes Jobs, with infra and DVC (they keep their data in its remote).
+KUBERNETES_JOBS = {
+    "infrastructure/kubernetes/training-job.yaml",
+    "infrastructure/kubernetes/batch-inference-cronjob.yaml",
+    "infrastructure/kubernetes/sweep-job.yaml",
+    "infrastructure/kubernetes/sweep-grid.yaml",
+    "src/{pkg}/models/sweep_grid.py",
+}
+#: The team's MLflow tracking server, with infra and MLflow.
+KUBERNETES_MLFLOW = {
+    "infrastructure/kubernetes/mlflow-deployment.yaml",
+    "infrastructure/kubernetes/mlflow-service.yaml",
+    "infrastructure/kubernetes/mlflow-storage.yaml",
+}
 #: Workflows that need more than CI: deploying needs infra, the gate needs DVC.
 CD = {".github/workflows/cd.yml"}
 MODEL_VALIDATION = {".github/workflows/model-validation.yml"}
@@ -110,6 +134,7 @@ LARGE = (
     | DOCS_SERVING
     | INFRA
     | DOCS_INFRA
+    | KUBERNETES_JOBS
     | DVC
     | CD
     | MODEL_VALIDATION
@@ -135,4 +160,8 @@ def expected_files(
             files |= HYDRA | HYDRA_TESTS
         if package_manager == "poetry":
             files |= POETRY_PACKAGE
+    if tier == "large" and tracker == "mlflow":
+        files |= KUBERNETES_MLFLOW
+    if tier == "large" and tracker == "mlflow":
+        files |= PROMOTE
     return {name.format(pkg=pkg) for name in files}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import os
@@ -9,7 +10,7 @@ import re
 import shutil
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -458,3 +459,74 @@ def back_to_head(project: Path) -> None:
     """A project as committed: what a test changed is reset, what it made is removed."""
     git("-C", project, "reset", "--quiet", "--hard")
     git("-C", project, "clean", "--quiet", "-fdx")
+
+
+# A real MLflow tracking server, for the projects' tracking and registry.
+
+#: Keeps the runs on this machine: no usage reports from MLflow, no error reports from wandb.
+QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "WANDB_ERROR_REPORTING": "false"}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def mlflow_server(folder: Path) -> Iterator[tuple[str, Path]]:
+    """`mlflow server` on 127.0.0.1 with a SQLite store (runs and registry) and an
+    artifact store in ``folder``: its URL and artifact folder, stopped on exit."""
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
+    artifacts = folder / "artifacts"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    args += ["--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"]
+    args += ["--artifacts-destination", str(artifacts)]
+    log_path = folder / "server.log"
+    with log_path.open("w") as log, local.env(**QUIET):
+        server = tool("mlflow").popen(args, start_new_session=True, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mlflow server did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url, artifacts
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a loaded machine: its workers may hang on
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
+
+
+#: What `make load-test` prints after locust's own table (serving/load_test.py's report).
+LOAD_TEST_FIGURES = re.compile(
+    r"Requests: (?P<requests>\d+), failed: (?P<failed>\d+)\n"
+    r"Throughput: (?P<throughput>[\d.]+) requests/s\n"
+    r"Latency: p50 (?P<p50>\d+) ms, p95 (?P<p95>\d+) ms, p99 (?P<p99>\d+) ms"
+)
+
+
+def load_test_figures(output: str) -> dict[str, float]:
+    """The requests, failures, throughput and p50/p95/p99 a `make load-test` printed."""
+    match = LOAD_TEST_FIGURES.search(output)
+    if match is None:
+        raise ValueError(f"no load-test figures in its output:\n{output[-3000:]}")
+    return {name: float(value) for name, value in match.groupdict().items()}

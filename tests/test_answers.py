@@ -53,7 +53,8 @@ def test_python_version_reaches_packaging_linters_and_ci(tmp_path: Path, version
     assert pyproject["tool"]["ruff"]["target-version"] == f"py{version.replace('.', '')}"
     assert pyproject["tool"]["mypy"]["python_version"] == version
     workflow = yaml.safe_load((dst / ".github/workflows/ci.yml").read_text())
-    setup = [step for step in workflow["jobs"]["check"]["steps"] if "with" in step]
+    steps = workflow["jobs"]["check"]["steps"]
+    setup = [step for step in steps if "python-version" in step.get("with", {})]
     assert setup[0]["with"]["python-version"] == version
 
 

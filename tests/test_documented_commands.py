@@ -809,6 +809,10 @@ DOCUMENTED: dict[str, Check] = {
     "make validate-model": run_by(
         f"{BUILD}::test_large_gate_passes_on_the_default_pipeline", '"make", "validate-model"'
     ),
+    "make promote": run_by(
+        "tests/test_champion_gate.py::test_a_better_candidate_is_promoted_and_the_alias_moves",
+        '"promote"',
+    ),
     "make pipeline": run_by(
         "tests/test_dvc.py::test_a_second_repro_runs_nothing", '"make", "pipeline"'
     ),

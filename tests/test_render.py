@@ -9,6 +9,7 @@ import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -22,10 +23,12 @@ from .expected import (
     DVC,
     E2E,
     INFRA,
+    KUBERNETES_MLFLOW,
     LICENSE,
     MAKEFILE,
     PIPELINES,
     PRECOMMIT,
+    PROMOTE,
     SERVING,
     TESTS,
     TRACKING_TESTS,
@@ -35,6 +38,7 @@ from .expected import (
 from .helpers import (
     COMBINATION_PARAMS,
     COMBINATIONS,
+    MANAGERS,
     combination_answers,
     load_extension,
     local_torch,
@@ -42,6 +46,7 @@ from .helpers import (
     project_files,
     project_folders,
     render,
+    run_in,
     tool,
     windows_problems,
 )
@@ -291,7 +296,7 @@ def test_medium_with_features_removed(
 
 def test_medium_with_the_validation_gate_added(tmp_path: Path) -> None:
     dst = render(tmp_path / "p", tier="medium", include_features=["validation"])
-    validation = {name.format(pkg="ml_project") for name in VALIDATION}
+    validation = {name.format(pkg="ml_project") for name in VALIDATION | PROMOTE}
     assert project_files(dst) == expected_files("medium", "uv", "mlflow") | validation
 
 
@@ -326,13 +331,13 @@ def test_large_files_are_the_same_for_every_remote_and_cloud(
     ("feature", "added"),
     [
         ("data_layers", DATA_LAYERS),
-        ("validation", VALIDATION),
+        ("validation", VALIDATION | PROMOTE),  # with MLflow, the default tracker
         ("pipelines", PIPELINES),
         ("serving", SERVING),
         ("e2e", E2E | SERVING),
         ("docs", DOCS),
         ("dvc", DVC),
-        ("infra", INFRA | SERVING | CD),
+        ("infra", INFRA | SERVING | CD | KUBERNETES_MLFLOW),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
@@ -340,3 +345,152 @@ def test_medium_with_one_large_feature_added(tmp_path: Path, feature: str, added
     dst = render(tmp_path / "p", tier="medium", include_features=[feature])
     added = {name.format(pkg="ml_project") for name in added}
     assert project_files(dst) == expected_files("medium", "uv", "mlflow") | added
+
+
+# Runtime dependencies: each one is imported by the project's code, for every framework.
+
+#: Runtime dependencies no project module imports, and the library that loads them.
+LOADED_BY_ANOTHER = {"sqlalchemy": "mlflow", "alembic": "mlflow"}
+
+
+def _top_level_imports(source: str) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+    return found
+
+
+def _project_imports(dst: Path) -> set[str]:
+    """What the project's code imports: its modules, pipelines and notebooks."""
+    found: set[str] = set()
+    for path in [*(dst / "src").rglob("*.py"), *(dst / "pipelines").rglob("*.py")]:
+        found |= _top_level_imports(path.read_text())
+    for notebook in (dst / "notebooks").rglob("*.ipynb"):
+        for cell in json.loads(notebook.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                code = "".join(cell["source"])
+                found |= _top_level_imports(
+                    "\n".join(line for line in code.splitlines() if not line.startswith("%"))
+                )
+    return found
+
+
+def test_every_runtime_dependency_is_one_the_project_imports(combination: Combination) -> None:
+    """No dependency the chosen framework never imports (joblib with PyTorch, skops
+    with a torch model in MLflow): each runtime requirement's import name is imported."""
+    (*_, tracker, _config, _framework), dst = combination
+    dependencies = load_extension("dependencies")
+    import_names = {
+        dep.requirement: dep.import_name for deps in dependencies.MAIN.values() for dep in deps
+    }
+    declared = tomllib.loads((dst / "pyproject.toml").read_text())["project"]["dependencies"]
+    imported = _project_imports(dst)
+    unused = {
+        requirement
+        for requirement in declared
+        if import_names[requirement] not in imported
+        and LOADED_BY_ANOTHER.get(import_names[requirement]) not in imported
+    }
+    assert unused == set()
+
+
+# Torch: from PyTorch's own index of the chosen build, an explicit index for torch alone.
+
+#: Every torch_backend choice.
+TORCH_BACKENDS = list(load_extension("variants").CUDA_IMAGES)
+
+
+def _torch_index(pyproject: dict[str, Any], manager: str) -> tuple[dict[str, Any], Any]:
+    """The one extra index of a pyproject.toml and the source it gives torch."""
+    tool = pyproject["tool"]
+    if manager == "uv":
+        (index,) = tool["uv"]["index"]
+        return index, tool["uv"]["sources"]["torch"]
+    (index,) = tool["poetry"]["source"]
+    return index, tool["poetry"]["dependencies"]["torch"]
+
+
+@pytest.mark.parametrize("manager", MANAGERS)
+@pytest.mark.parametrize("backend", TORCH_BACKENDS)
+def test_torch_comes_from_pytorchs_index_of_the_chosen_build(
+    rendered: Callable[..., Path], manager: str, backend: str
+) -> None:
+    dst = rendered(ml_framework="pytorch", package_manager=manager, torch_backend=backend)
+    index, source = _torch_index(tomllib.loads((dst / "pyproject.toml").read_text()), manager)
+    name, url = f"pytorch-{backend}", f"https://download.pytorch.org/whl/{backend}"
+    if manager == "uv":
+        assert index == {"name": name, "url": url, "explicit": True}
+        assert source == {"index": name}
+    else:
+        assert index == {"name": name, "url": url, "priority": "explicit"}
+        assert source == {"source": name}
+
+
+def test_a_new_pytorch_project_gets_the_cpu_build(rendered: Callable[..., Path]) -> None:
+    dst = rendered(ml_framework="pytorch")
+    index, _ = _torch_index(tomllib.loads((dst / "pyproject.toml").read_text()), "uv")
+    assert index["url"] == "https://download.pytorch.org/whl/cpu"
+    assert yaml.safe_load((dst / ".copier-answers.yml").read_text())["torch_backend"] == "cpu"
+
+
+def test_a_scikit_learn_project_has_no_torch_index(rendered: Callable[..., Path]) -> None:
+    tool = tomllib.loads((rendered() / "pyproject.toml").read_text())["tool"]
+    assert "index" not in tool["uv"] and "sources" not in tool["uv"]
+
+
+@pytest.mark.parametrize(
+    ("manager", "location", "flat"),
+    [("uv", "/srv/wheels", True), ("poetry", "https://mirror.example.com/torch/cu126", False)],
+)
+def test_a_torch_index_url_still_wins_over_pytorchs_index(
+    rendered: Callable[..., Path], manager: str, location: str, flat: bool
+) -> None:
+    dst = rendered(ml_framework="pytorch", package_manager=manager, torch_backend="cu126",
+                   torch_index_url=location)  # fmt: skip
+    index, source = _torch_index(tomllib.loads((dst / "pyproject.toml").read_text()), manager)
+    assert index["name"] == "pytorch" and index["url"] == location
+    assert (index.get("format") == "flat") == flat
+    assert source == ({"index": "pytorch"} if manager == "uv" else {"source": "pytorch"})
+
+
+def test_uv_asks_pytorchs_index_for_torch_and_nothing_else(
+    rendered: Callable[..., Path],
+) -> None:
+    """uv itself reads the index and the source: offline, it looks for torch there (and
+    finds no cached copy); every other package it looks for on the main index."""
+    dst = rendered(ml_framework="pytorch", torch_backend="cu130")
+    code, out, err = run_in(dst, "uv", "lock", "--offline", "--verbose", retcode=None)
+    assert code != 0  # nothing reaches the network, and nothing of torch is cached
+    asked = set(re.findall(r"GET request for: https://download\.pytorch\.org/whl/(\S+)", err))
+    assert asked == {"cu130/torch/"}
+
+
+def test_poetry_takes_torch_alone_from_pytorchs_explicit_source(
+    rendered: Callable[..., Path],
+) -> None:
+    """Poetry's own reading of pyproject.toml, as `poetry lock` starts it."""
+    from poetry.factory import Factory
+    from poetry.repositories.repository_pool import Priority
+
+    dst = rendered(ml_framework="pytorch", package_manager="poetry", torch_backend="cu128")
+    poetry = Factory().create_poetry(dst)
+    sources = {dep.name: dep.source_name for dep in poetry.package.all_requires}
+    assert sources["torch"] == "pytorch-cu128"
+    assert {name for name, source in sources.items() if source} == {"torch"}
+    assert poetry.pool.get_priority("pytorch-cu128") == Priority.EXPLICIT
+    assert poetry.pool.repository("pytorch-cu128").url == "https://download.pytorch.org/whl/cu128"
+
+
+@pytest.mark.parametrize("manager", MANAGERS)
+def test_the_license_file_is_declared_for_the_wheel_and_sdist(
+    rendered: Callable[..., Path], manager: str
+) -> None:
+    dst = rendered(package_manager=manager)
+    assert tomllib.loads((dst / "pyproject.toml").read_text())["project"]["license-files"] == [
+        "LICENSE"
+    ]
+    without = rendered(package_manager=manager, exclude_features=["license_file"])
+    assert "license-files" not in tomllib.loads((without / "pyproject.toml").read_text())["project"]
