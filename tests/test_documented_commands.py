@@ -705,6 +705,8 @@ make_test_fast = all_of(
     recipe("medium", "test-fast", "uv run pytest -x --ff -q"),
 )
 
+load_test = run_by("tests/test_load_test.py::load_test", '"make", "load-test", *BOUNDS')
+
 #: Each documented command, as `normalise` writes it, and its check.
 DOCUMENTED: dict[str, Check] = {
     # copier update
@@ -822,6 +824,10 @@ DOCUMENTED: dict[str, Check] = {
     "make docs-build": run_by(
         f"{BUILD}::test_large_builds_its_documentation_strictly", '"make", "docs-build"'
     ),
+    # One brief run, its bounds given as the docs give them.
+    "make load-test": load_test,
+    "make load-test USERS=5 REQUESTS=300": load_test,
+    "make load-test USERS=10 REQUESTS=2000": load_test,
     "make serve": run_by(f"{BUILD}::test_large_serves_predictions_over_http", 'popen(["serve"]'),
     "make docs-serve": all_of(
         recipe("large", "docs-serve", "uv run mkdocs serve --dev-addr 127.0.0.1:8001"),
