@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.sections import write_section  # noqa: E402
 from tests.helpers import IDENTITY, PROJECT_ENV, render_release, template_repo  # noqa: E402
 
 DOC = ROOT / "docs" / "performance.md"
@@ -138,18 +138,6 @@ def section(
     )
 
 
-def write(text: str) -> None:
-    """Replace our section, or add it at the end: outside the other benches' markers."""
-    doc = DOC.read_text()
-    block = f"{START}\n{text}{END}"
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: block, doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(doc)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per project")
@@ -168,7 +156,7 @@ def main() -> None:
     text = section(results, installs, args.repeat)
     print(text, end="")
     if args.write:
-        write(text)
+        write_section(DOC, START, END, text)
         print(f"Wrote {DOC.relative_to(ROOT)}")
 
 

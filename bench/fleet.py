@@ -34,6 +34,7 @@ from copier import run_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.sections import write_section  # noqa: E402
 from tests.helpers import IDENTITY, template_repo  # noqa: E402
 
 DOC = ROOT / "docs" / "performance.md"
@@ -147,18 +148,6 @@ def section(repos: int, shapes: int, rendered: int, seconds: float, rows: list[d
     )
 
 
-def write(text: str) -> None:
-    """Replace our section, or add it at the end: outside bench/run.py's markers."""
-    doc = DOC.read_text()
-    block = f"{START}\n{text}{END}"
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: block, doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(doc)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repos", type=int, default=200, help="repositories in the fleet")
@@ -175,7 +164,7 @@ def main() -> None:
     text = section(len(entries), shapes, rendered, seconds, rows)
     print(text, end="")
     if args.write:
-        write(text)
+        write_section(DOC, START, END, text)
         print(f"Wrote {DOC.relative_to(ROOT)}")
 
 
