@@ -65,7 +65,7 @@ def test_load_test_fails_when_requests_fail(project: Path) -> None:
     config.write_text(yaml.safe_dump(settings))
     try:
         code, out, err = run_in(
-            project, "make", "load-test", "USERS=2", "REQUESTS=20", "SECONDS=30", retcode=None
+            project, "make", "load-test", "USERS=2", "REQUESTS=20", "SECONDS=120", retcode=None
         )
     finally:
         run_in(project, "git", "checkout", "--", DEPLOYMENT)
