@@ -482,8 +482,6 @@ def mlflow_server(folder: Path) -> Iterator[tuple[str, Path]]:
     artifact store in ``folder``: its URL and artifact folder, stopped on exit."""
     import signal
     import subprocess
-    import time
-    import urllib.request
 
     artifacts = folder / "artifacts"
     port = free_port()
@@ -495,17 +493,7 @@ def mlflow_server(folder: Path) -> Iterator[tuple[str, Path]]:
     with log_path.open("w") as log, local.env(**QUIET):
         server = tool("mlflow").popen(args, start_new_session=True, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_until_healthy(f"{url}/health", server, log_path)
         yield url, artifacts
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -530,3 +518,21 @@ def load_test_figures(output: str) -> dict[str, float]:
     if match is None:
         raise ValueError(f"no load-test figures in its output:\n{output[-3000:]}")
     return {name: float(value) for name, value in match.groupdict().items()}
+
+
+def wait_until_healthy(url: str, server: Any, log: Path, wait: float = 120) -> None:
+    """Return once ``url`` answers 200; fail with the server's log if it exits or is late."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"mlflow server did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)

@@ -18,8 +18,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ import pytest
 import yaml
 from plumbum import local
 
-from .helpers import PROJECT_ENV, QUIET, free_port, render, run_in, tool
+from .helpers import PROJECT_ENV, QUIET, free_port, render, run_in, tool, wait_until_healthy
 
 pytestmark = pytest.mark.build
 
@@ -121,7 +119,7 @@ def tracking_server(project: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     # localhost, as `kubectl port-forward` reaches it: a host the server allows.
     url = f"http://localhost:{port}"
     try:
-        _wait_until_healthy(f"{url}/health", server, log_path)
+        wait_until_healthy(f"{url}/health", server, log_path)
         yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -152,20 +150,6 @@ def released(project: Path, training: tuple[subprocess.CompletedProcess[str], Pa
     _succeeded(result)
     shutil.copy(workspace / "dvc.lock", project / "dvc.lock")
     return project
-
-
-def _wait_until_healthy(url: str, server: Any, log: Path, wait: float = 120) -> None:
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"mlflow server did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
 
 
 def _runs(url: str) -> list[Any]:
