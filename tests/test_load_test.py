@@ -40,9 +40,8 @@ def test_load_test_makes_every_request_without_a_failure(load_test: tuple[int, s
     assert code == 0, output[-3000:]
     figures = load_test_figures(output)
     assert figures["failed"] == 0
-    # At most REQUESTS: the run ends when the budget is spent, so a request still in
-    # flight then may go unrecorded.
-    assert REQUESTS // 2 < figures["requests"] <= REQUESTS
+    # The last user to stop ends the run, so every request of the budget is counted.
+    assert figures["requests"] == REQUESTS
 
 
 def test_load_test_prints_throughput_and_latency_percentiles(
@@ -55,6 +54,18 @@ def test_load_test_prints_throughput_and_latency_percentiles(
 
 def test_load_test_serves_with_the_configs_workers(load_test: tuple[int, str]) -> None:
     assert f"Load test: {USERS} users, 2 worker(s), 10 rows per request" in load_test[1]
+
+
+def test_load_test_stops_at_its_seconds_bound(project: Path) -> None:
+    """A budget no run of a few seconds can spend: the time bound ends it, and the
+    figures cover the requests made until then."""
+    code, out, err = run_in(
+        project, "make", "load-test", "USERS=2", "REQUESTS=1000000", "SECONDS=3", retcode=None
+    )
+    assert code == 0, (out + err)[-3000:]
+    figures = load_test_figures(out + err)
+    assert figures["failed"] == 0
+    assert 0 < figures["requests"] < 1000000
 
 
 def test_load_test_fails_when_requests_fail(project: Path) -> None:

@@ -304,6 +304,9 @@ def test_the_manual_rename_route_updates_cleanly(
 
 # 5. A PyTorch project from before torch_backend keeps where its torch came from.
 
+#: The newest release without the torch_backend question (v0.7.0 brought it).
+BEFORE_TORCH_BACKEND = "v0.6.0"
+
 #: A recorded torch_index_url, the build it records for torch_backend, and the index
 #: pyproject.toml names after the update.
 RECORDED_TORCH_SOURCES = [
@@ -323,8 +326,7 @@ def test_an_update_keeps_the_recorded_torch_source_and_records_its_build(
     releases: tuple[Path, str], tmp_path: Path, recorded: str, backend: str, index: dict
 ) -> None:
     template, _ = releases
-    old = list(recorded_releases())[-1]
-    project = generate(template, old, tmp_path / "project", ml_framework="pytorch",
+    project = generate(template, BEFORE_TORCH_BACKEND, tmp_path / "project", ml_framework="pytorch",
                        torch_index_url=recorded)  # fmt: skip
     assert "torch_backend" not in answers(project)
     code, output = update(project, releases)
